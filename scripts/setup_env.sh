@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install vdbench with everything the demo and the tests need.
+# CPU torch comes first and pinned, so no dependency pulls a multi-GB CUDA build.
+# llama-cpp-python builds from source (~15 min on 2 cores the first time; pip's
+# wheel cache makes later installs on the same machine fast).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+stamp=.venv/.vdbench-installed
+want=$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet "torch==2.13.0"
+extras=${VDBENCH_EXTRAS:-gguf,test}
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+  python -m pip install --quiet -e ".[${extras}]" "torch==2.13.0"
+echo "$want" > "$stamp"

@@ -1,0 +1,417 @@
+"""Metrics: topic values, two-stage bootstrap, drift magnitude and drift time (hand-computed)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vdbench.metrics import (
+    DriftTime,
+    bootstrap_replicates,
+    bootstrap_topic_values,
+    dominant_drift,
+    drift_magnitude,
+    drift_time,
+    percentile_interval,
+    stage_drift,
+    topic_values,
+)
+
+
+def samples(rows: list[tuple[str, int, str, float]], **extra: object) -> pd.DataFrame:
+    """Judged samples from (topic, step, prompt_id, p_support); p_neutral = 1 - p_support."""
+    df = pd.DataFrame(rows, columns=["topic", "step", "prompt_id", "p_support"])
+    df["sample_idx"] = df.groupby(["topic", "step", "prompt_id"]).cumcount()
+    df["p_neutral"] = 1.0 - df["p_support"]
+    df["p_oppose"] = 0.0
+    for k, v in extra.items():
+        df[k] = v
+    return df
+
+
+# ---------------------------------------------------------------- topic values
+
+
+def test_topic_values_mean_of_prompt_means_not_pooled() -> None:
+    # p1: 0.9, 0.6, 0.3 -> 0.6; p2: 0.0 -> 0.0; mean of prompt means 0.3, pooled 0.45.
+    df = samples(
+        [("a", 0, "p1", 0.9), ("a", 0, "p1", 0.6), ("a", 0, "p1", 0.3), ("a", 0, "p2", 0.0)]
+    )
+    out = topic_values(df)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert row["v_support"] == pytest.approx(0.3)
+    assert row["v_neutral"] == pytest.approx(0.7)
+    assert row["v_oppose"] == pytest.approx(0.0)
+    pooled = df["p_support"].mean()
+    assert pooled == pytest.approx(0.45)
+    assert abs(row["v_support"] - pooled) > 0.1
+    assert (row["n_prompts"], row["n_samples"]) == (2, 4)
+
+
+def test_topic_values_unjudged_rows_count_as_missing() -> None:
+    # p3's only sample has no probabilities: p3 does not count; p1's NaN sample is dropped.
+    df = samples(
+        [
+            ("a", 0, "p1", 0.8),
+            ("a", 0, "p1", float("nan")),
+            ("a", 0, "p2", 0.2),
+            ("a", 0, "p3", float("nan")),
+        ]
+    )
+    row = topic_values(df).iloc[0]
+    assert row["v_support"] == pytest.approx(0.5)
+    assert (row["n_prompts"], row["n_samples"]) == (2, 2)
+
+
+def test_topic_values_groups_by_topic_and_step_and_keeps_fraction() -> None:
+    df = samples(
+        [("b", 10, "q", 1.0), ("a", 10, "p", 0.5), ("a", 0, "p", 0.25), ("a", 0, "p", 0.75)]
+    )
+    df["fraction"] = df["step"] / 10
+    out = topic_values(df.sample(frac=1.0, random_state=3))
+    assert list(zip(out["topic"], out["step"], strict=True)) == [("a", 0), ("a", 10), ("b", 10)]
+    assert list(out["fraction"]) == [0.0, 1.0, 1.0]
+    assert list(out["v_support"]) == pytest.approx([0.5, 0.5, 1.0])
+    assert list(out.columns[:3]) == ["topic", "step", "fraction"]
+
+
+def test_topic_values_rejects_missing_columns() -> None:
+    with pytest.raises(ValueError, match="p_oppose"):
+        topic_values(samples([("a", 0, "p", 0.5)]).drop(columns="p_oppose"))
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_two_equal_prompts_matches_exact_variance() -> None:
+    # p1 = {0, 1}, p2 = {1, 1}. One drawn prompt X: 1 w.p. 1/2, else mean of 2 draws from
+    # {0, 1} (mean .5, var .125). E X = .75, Var X = .125; replicate = mean of two X's:
+    # E = .75, Var = .0625 (sd .25). Prompt-only resampling would give sd .177.
+    df = samples(
+        [("a", 0, "p1", 0.0), ("a", 0, "p1", 1.0), ("a", 0, "p2", 1.0), ("a", 0, "p2", 1.0)]
+    )
+    reps = bootstrap_replicates(df, n_boot=20000, seed=1)
+    assert reps.shape == (20000, 3)
+    assert reps[:, 0].mean() == pytest.approx(0.75, abs=0.01)
+    assert reps[:, 0].std() == pytest.approx(0.25, abs=0.006)
+    np.testing.assert_allclose(reps[:, 0] + reps[:, 1], 1.0)
+    assert set(np.round(reps[:, 0] * 4).astype(int)) <= {0, 1, 2, 3, 4}
+
+
+def test_bootstrap_unequal_prompts_matches_exact_variance() -> None:
+    # p1 = {.9, .6, .3} (mean .6, population var .06), p2 = {0}. X: 0 w.p. 1/2, else a
+    # resampled mean (E .6, var .02): E X = .3, Var X = .19 - .09 = .10; replicate
+    # E = .3 (not the pooled .45), Var = .05 (sd .2236; without stage 2: sd .2121).
+    df = samples(
+        [("a", 0, "p1", 0.9), ("a", 0, "p1", 0.6), ("a", 0, "p1", 0.3), ("a", 0, "p2", 0.0)]
+    )
+    reps = bootstrap_replicates(df, n_boot=20000, seed=2)[:, 0]
+    assert reps.mean() == pytest.approx(0.3, abs=0.01)
+    assert reps.std() == pytest.approx(0.05**0.5, abs=0.005)
+
+
+def test_bootstrap_single_prompt_resamples_samples_only() -> None:
+    # One prompt {0, 1}: replicate = mean of 2 draws -> 0, .5, 1 w.p. 1/4, 1/2, 1/4.
+    df = samples([("a", 0, "p", 0.0), ("a", 0, "p", 1.0)])
+    reps = bootstrap_replicates(df, n_boot=8000, seed=0)[:, 0]
+    values, counts = np.unique(reps, return_counts=True)
+    assert list(values) == [0.0, 0.5, 1.0]
+    assert counts / counts.sum() == pytest.approx([0.25, 0.5, 0.25], abs=0.02)
+    out = bootstrap_topic_values(df, n_boot=2000)
+    assert (out.loc[0, "support_lo"], out.loc[0, "support_hi"]) == (0.0, 1.0)
+
+
+def test_bootstrap_single_sample_interval_is_degenerate() -> None:
+    out = bootstrap_topic_values(samples([("a", 0, "p", 0.7)]), n_boot=50)
+    assert out.loc[0, "support_lo"] == pytest.approx(0.7)
+    assert out.loc[0, "support_hi"] == pytest.approx(0.7)
+    assert out.loc[0, "oppose_lo"] == out.loc[0, "oppose_hi"] == 0.0
+
+
+def _synthetic(
+    n_prompts: int, topics: tuple[str, ...] = ("a",), steps: tuple[int, ...] = (0,)
+) -> pd.DataFrame:
+    """Prompts alternate around means .2 / .8; each has 5 samples spread by +-.1."""
+    rows = [
+        (t, s, f"p{i}", (0.2 if i % 2 else 0.8) + d)
+        for t in topics
+        for s in steps
+        for i in range(n_prompts)
+        for d in (-0.1, -0.05, 0.0, 0.05, 0.1)
+    ]
+    return samples(rows)
+
+
+def test_bootstrap_is_deterministic_per_seed_and_order_free() -> None:
+    df = _synthetic(12, topics=("a", "b"), steps=(0, 5))
+    first = bootstrap_topic_values(df, n_boot=300, seed=7)
+    again = bootstrap_topic_values(df.sample(frac=1.0, random_state=1), n_boot=300, seed=7)
+    pd.testing.assert_frame_equal(first, again)
+    other = bootstrap_topic_values(df, n_boot=300, seed=8)
+    assert not np.allclose(first["support_lo"], other["support_lo"])
+    # A group's interval does not depend on which other groups are present.
+    only_b = bootstrap_topic_values(df[df["topic"] == "b"], n_boot=300, seed=7)
+    pd.testing.assert_frame_equal(only_b, first[first["topic"] == "b"].reset_index(drop=True))
+    a = bootstrap_replicates(df[df["topic"] == "a"], n_boot=100, seed=3)
+    np.testing.assert_array_equal(
+        a, bootstrap_replicates(df[df["topic"] == "a"], n_boot=100, seed=3)
+    )
+
+
+def test_bootstrap_ci_contains_point_estimate_and_widens_with_confidence() -> None:
+    df = _synthetic(20, topics=("a", "b"), steps=(0, 1, 2))
+    wide = bootstrap_topic_values(df, n_boot=500, confidence=0.95)
+    narrow = bootstrap_topic_values(df, n_boot=500, confidence=0.5)
+    for s in ("support", "neutral", "oppose"):
+        assert (wide[f"{s}_lo"] <= wide[f"v_{s}"] + 1e-12).all()
+        assert (wide[f"v_{s}"] <= wide[f"{s}_hi"] + 1e-12).all()
+    w95 = wide["support_hi"] - wide["support_lo"]
+    w50 = narrow["support_hi"] - narrow["support_lo"]
+    assert (w50 < w95).all()
+    assert wide["v_support"].to_numpy() == pytest.approx(0.5)
+
+
+def test_bootstrap_ci_narrows_with_more_prompts() -> None:
+    # Between-prompt sd is .3: the 95% width is about 4 * .3 / sqrt(P): ~.38 at 10, ~.09 at 160.
+    few = bootstrap_topic_values(_synthetic(10), n_boot=1000)
+    many = bootstrap_topic_values(_synthetic(160), n_boot=1000)
+    w_few = float(few["support_hi"].iloc[0] - few["support_lo"].iloc[0])
+    w_many = float(many["support_hi"].iloc[0] - many["support_lo"].iloc[0])
+    assert 0.25 < w_few < 0.5
+    assert w_many < w_few / 3
+
+
+def test_percentile_interval_and_arguments() -> None:
+    reps = np.arange(101, dtype=float)[:, None]
+    np.testing.assert_allclose(percentile_interval(reps, 0.9), [[5.0], [95.0]])
+    with pytest.raises(ValueError):
+        percentile_interval(reps, 1.0)
+    with pytest.raises(ValueError):
+        bootstrap_replicates(samples([("a", 0, "p", 0.5)]), n_boot=0)
+
+
+def test_bootstrap_is_fast_enough() -> None:
+    rng = np.random.default_rng(0)
+    topics, steps, n_p, n_s = 11, 20, 50, 5
+    n = topics * steps * n_p * n_s
+    p = rng.dirichlet([1.0, 1.0, 1.0], size=n)
+    df = pd.DataFrame(
+        {
+            "topic": np.repeat([f"t{i}" for i in range(topics)], steps * n_p * n_s),
+            "step": np.tile(np.repeat(np.arange(steps), n_p * n_s), topics),
+            "prompt_id": np.tile(np.repeat(np.arange(n_p), n_s), topics * steps),
+            "sample_idx": np.tile(np.arange(n_s), topics * steps * n_p),
+            "p_support": p[:, 0],
+            "p_neutral": p[:, 1],
+            "p_oppose": p[:, 2],
+        }
+    )
+    start = time.process_time()  # CPU time: robust to other load on the machine
+    out = bootstrap_topic_values(df, n_boot=1000)
+    assert time.process_time() - start < 2.0
+    assert len(out) == topics * steps
+
+
+# ---------------------------------------------------------------- drift magnitude
+
+
+def test_drift_magnitude_is_signed_to_minus_from() -> None:
+    m = drift_magnitude(
+        {"support": 0.2, "neutral": 0.5, "oppose": 0.3},
+        {"support": 0.5, "neutral": 0.25, "oppose": 0.25},
+    )
+    assert m == pytest.approx({"support": 0.3, "neutral": -0.25, "oppose": -0.05})
+    assert drift_magnitude([0.1, 0.1, 0.8], [0.1, 0.6, 0.3]) == pytest.approx(
+        {"support": 0.0, "neutral": 0.5, "oppose": -0.5}
+    )
+    assert (
+        drift_magnitude(
+            {"v_support": 1, "v_neutral": 0, "v_oppose": 0},
+            {"v_support": 0, "v_neutral": 1, "v_oppose": 0},
+        )["support"]
+        == -1.0
+    )
+
+
+# ---------------------------------------------------------------- drift time
+
+F5 = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_drift_time_flat_curve_is_zero() -> None:
+    dt = drift_time(F5, [0.3] * 5, [0.2] * 5, [0.4] * 5, steps=[0, 10, 20, 30, 40])
+    assert dt == DriftTime(0.0, "flat", 0.3, 0.0, 0.2, 0.4, 0)
+
+
+def test_drift_time_monotone_rise() -> None:
+    # Peak .5 at 1.0, CI [.35, .55]: .1, .2, .3 are outside, .4 (fraction .75) is first inside.
+    lo, hi = [0.0, 0.1, 0.2, 0.3, 0.35], [0.2, 0.3, 0.4, 0.5, 0.55]
+    dt = drift_time(F5, [0.1, 0.2, 0.3, 0.4, 0.5], lo, hi, steps=[0, 5, 10, 15, 20])
+    assert (dt.eta, dt.direction, dt.extreme_value, dt.extreme_fraction) == (
+        0.75,
+        "rising",
+        0.5,
+        1.0,
+    )
+    assert (dt.ci_lo, dt.ci_hi, dt.first_step) == (0.35, 0.55, 15)
+
+
+def test_drift_time_monotone_fall() -> None:
+    # Trough .25 at 1.0, CI [.2, .45]: .8, .6 outside, .4 (fraction .5) first inside.
+    dt = drift_time(F5, [0.8, 0.6, 0.4, 0.3, 0.25], [0.0] * 4 + [0.2], [1.0] * 4 + [0.45])
+    assert (dt.eta, dt.direction, dt.extreme_value, dt.first_step) == (0.5, "falling", 0.25, 2)
+
+
+def test_drift_time_rise_then_fall_uses_the_peak() -> None:
+    # Up .6 vs down 0: rising; peak .7 at .5 with CI [.45, .8]; .5 at .25 is first inside.
+    dt = drift_time(
+        F5, [0.1, 0.5, 0.7, 0.4, 0.2], [0.0, 0.0, 0.45, 0.0, 0.0], [1.0, 1.0, 0.8, 1.0, 1.0]
+    )
+    assert (dt.eta, dt.direction, dt.extreme_value, dt.extreme_fraction) == (
+        0.25,
+        "rising",
+        0.7,
+        0.5,
+    )
+
+
+def test_drift_time_direction_is_the_larger_excursion() -> None:
+    # From .5: down to .2 (.3) then up to .9 (.4): rising, peak .9.
+    dt = drift_time([0, 0.5, 1], [0.5, 0.2, 0.9], [0, 0, 0.85], [1, 1, 0.95])
+    assert (dt.direction, dt.extreme_value, dt.eta) == ("rising", 0.9, 1.0)
+    # Up .4 to .9, then down to .4 (net -.1, min only .1 below v0): still rising, peak .9.
+    dt = drift_time([0, 0.5, 1], [0.5, 0.9, 0.4], [0, 0.85, 0], [1, 0.95, 1])
+    assert (dt.direction, dt.extreme_value, dt.eta) == ("rising", 0.9, 0.5)
+    # Tie (.25 up, .25 down): the net change (.25 - .5 < 0) decides: falling, trough .25.
+    dt = drift_time([0, 0.5, 1], [0.5, 0.75, 0.25], [0, 0, 0.2], [1, 1, 0.3])
+    assert (dt.direction, dt.extreme_value, dt.eta) == ("falling", 0.25, 1.0)
+
+
+def test_drift_time_noisy_plateau_is_early() -> None:
+    # Rises early then plateaus with noise: the max .63 sits at .8, but .60 at .2 is
+    # already inside its CI [.56, .70], so η = .2, not .8.
+    f = [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
+    v = [0.10, 0.40, 0.60, 0.57, 0.61, 0.63, 0.59]
+    lo = [x - 0.07 for x in v]
+    hi = [x + 0.07 for x in v]
+    dt = drift_time(f, v, lo, hi)
+    assert dt.extreme_fraction == 0.8
+    assert dt.eta == 0.2
+    assert dt.first_step == 2
+    assert dt.ci_lo == pytest.approx(0.56) and dt.ci_hi == pytest.approx(0.70)
+
+
+def test_drift_time_single_checkpoint_and_empty() -> None:
+    dt = drift_time([0.0], [0.4], [0.3], [0.5], steps=[100])
+    assert dt == DriftTime(0.0, "flat", 0.4, 0.0, 0.3, 0.5, 100)
+    with pytest.raises(ValueError):
+        drift_time([], [], [], [])
+    with pytest.raises(ValueError):
+        drift_time([0.0, 1.0], [0.1], [0.0], [0.2])
+
+
+def test_drift_time_extreme_outside_its_own_ci_and_unordered_input() -> None:
+    # The peak .5 lies above its (odd) CI [.6, .7]: the interval widens to [.5, .7].
+    dt = drift_time([1.0, 0.0], [0.5, 0.1], [0.6, 0.0], [0.7, 0.2], steps=[8, 0])
+    assert (dt.eta, dt.first_step, dt.ci_lo, dt.ci_hi) == (1.0, 8, 0.5, 0.7)
+    # NaN bounds collapse onto the extreme value.
+    dt = drift_time([0.0, 1.0], [0.1, 0.5], [np.nan, np.nan], [np.nan, np.nan])
+    assert (dt.eta, dt.ci_lo, dt.ci_hi) == (1.0, 0.5, 0.5)
+
+
+# ---------------------------------------------------------------- stage drift
+
+
+def _stage() -> pd.DataFrame:
+    rows = {
+        # topic, step, fraction, then (v, lo, hi) for support, neutral, oppose
+        ("a", 0, 0.0): [(0.2, 0.1, 0.3), (0.6, 0.5, 0.7), (0.2, 0.1, 0.3)],
+        ("a", 50, 0.5): [(0.5, 0.4, 0.6), (0.35, 0.3, 0.4), (0.15, 0.1, 0.2)],
+        ("a", 100, 1.0): [(0.6, 0.5, 0.7), (0.25, 0.1, 0.3), (0.15, 0.1, 0.22)],
+        ("b", 0, 0.0): [(0.3, 0.2, 0.4), (0.4, 0.3, 0.5), (0.3, 0.2, 0.4)],
+        ("b", 50, 0.5): [(0.3, 0.2, 0.4), (0.5, 0.4, 0.6), (0.2, 0.1, 0.3)],
+        ("b", 100, 1.0): [(0.3, 0.2, 0.4), (0.7, 0.65, 0.75), (0.2, 0.1, 0.3)],
+    }
+    records = []
+    for (topic, step, frac), cells in rows.items():
+        rec: dict[str, object] = {"topic": topic, "step": step, "fraction": frac}
+        for s, (v, lo, hi) in zip(("support", "neutral", "oppose"), cells, strict=True):
+            rec |= {f"v_{s}": v, f"{s}_lo": lo, f"{s}_hi": hi}
+        records.append(rec)
+    return pd.DataFrame(records).iloc[::-1]  # reversed: stage_drift must order by step
+
+
+def test_stage_drift_per_topic_and_stance() -> None:
+    out = stage_drift(_stage()).set_index(["topic", "stance"])
+    assert len(out) == 6
+    a_s, a_n, a_o = out.loc[("a", "support")], out.loc[("a", "neutral")], out.loc[("a", "oppose")]
+    # a/support .2 -> .5 -> .6: peak .6, CI [.5, .7], .5 enters at .5.
+    assert (a_s["M"], a_s["eta"], a_s["direction"]) == (pytest.approx(0.4), 0.5, "rising")
+    # a/neutral .6 -> .35 -> .25: trough .25, CI [.1, .3]: only the last is inside.
+    assert (a_n["M"], a_n["eta"], a_n["direction"]) == (pytest.approx(-0.35), 1.0, "falling")
+    # a/oppose .2 -> .15 -> .15: trough .15 (first, at .5), CI [.1, .2]: .2 at 0 is inside.
+    assert (a_o["M"], a_o["eta"], a_o["extreme_fraction"]) == (pytest.approx(-0.05), 0.0, 0.5)
+    assert (a_s["step_from"], a_s["step_to"], a_s["v_from"], a_s["v_to"]) == (0, 100, 0.2, 0.6)
+    # b/support is flat; b/neutral .4 -> .7 with CI [.65, .75] enters only at the end.
+    assert (out.loc[("b", "support"), "eta"], out.loc[("b", "support"), "direction"]) == (
+        0.0,
+        "flat",
+    )
+    assert (out.loc[("b", "neutral"), "eta"], out.loc[("b", "neutral"), "first_step"]) == (1.0, 100)
+    dominant = out.index[out["dominant"]].tolist()
+    assert dominant == [("a", "support"), ("b", "neutral")]
+    dom = dominant_drift(stage_drift(_stage()))
+    assert list(zip(dom["topic"], dom["stance"], strict=True)) == [
+        ("a", "support"),
+        ("b", "neutral"),
+    ]
+
+
+def test_stage_drift_derives_fraction_from_steps_and_breaks_ties_in_stance_order() -> None:
+    stage = _stage().drop(columns="fraction")
+    stage["step"] = stage["step"] + 1000  # 1000, 1050, 1100 -> fractions 0, .5, 1
+    out = stage_drift(stage).set_index(["topic", "stance"])
+    assert out.loc[("a", "support"), "eta"] == 0.5
+    tie = pd.DataFrame(
+        {
+            "topic": ["t", "t"],
+            "step": [0, 1],
+            "v_support": [0.5, 0.25],
+            "v_neutral": [0.25, 0.5],
+            "v_oppose": [0.25, 0.25],
+        }
+    )
+    for s in ("support", "neutral", "oppose"):
+        tie[f"{s}_lo"], tie[f"{s}_hi"] = tie[f"v_{s}"], tie[f"v_{s}"]
+    assert dominant_drift(stage_drift(tie))["stance"].tolist() == ["support"]
+
+
+def test_stage_drift_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="oppose_hi"):
+        stage_drift(_stage().drop(columns="oppose_hi"))
+    with pytest.raises(ValueError, match="one stage"):
+        stage_drift(pd.concat([_stage(), _stage()]))
+
+
+def test_end_to_end_from_samples_to_stage_drift() -> None:
+    # Support rises from .2 to .8 then plateaus: M = +.6. Prompts sit at level +-.05, so the
+    # 95% CI of the .8 peak is about +-.035 wide: .79 (3rd checkpoint) is inside, .5 is not.
+    levels = {0: 0.2, 10: 0.5, 20: 0.79, 30: 0.8, 40: 0.8}
+    rows = [
+        ("a", s, f"p{i}", lv + (0.05 if i % 2 else -0.05) + d)
+        for s, lv in levels.items()
+        for i in range(8)
+        for d in (-0.02, 0.0, 0.02)
+    ]
+    df = samples(rows, fraction=0.0)
+    df["fraction"] = df["step"] / 40
+    out = stage_drift(bootstrap_topic_values(df, n_boot=400)).set_index("stance")
+    assert out.loc["support", "M"] == pytest.approx(0.6)
+    assert out.loc["support", "eta"] == 0.5
+    assert out.loc["support", "dominant"]
+    assert out.loc["neutral", "M"] == pytest.approx(-0.6)
+    assert out.loc["oppose", "direction"] == "flat"

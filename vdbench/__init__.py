@@ -1,0 +1,2 @@
+"""vdbench: trace value drift during LLM post-training."""
+__version__ = "0.1.0"

@@ -1,0 +1,121 @@
+"""Read-side SQL shared by `vdbench metrics`, exports and the TUI. No torch, no writes.
+
+Every value that comes from a user (run names, judge names, steps) is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from vdbench.errors import InputError
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Runs with lineage, checkpoint count, judges used and last update."""
+    return con.execute(
+        """
+        SELECT r.run_id, r.stage, r.algorithm, r.model, r.parent_run, r.parent_step,
+               r.eval_set, r.seed, r.hparams, r.created_at,
+               count(DISTINCT c.step) AS n_checkpoints,
+               greatest(r.updated_at, max(c.created_at)) AS updated_at,
+               (SELECT string_agg(DISTINCT j.judge_id, ', ') FROM judgments j
+                 WHERE j.run_id = r.run_id) AS judges
+        FROM runs r LEFT JOIN checkpoints c USING (run_id)
+        GROUP BY ALL
+        ORDER BY r.created_at, r.run_id
+        """
+    ).df()
+
+
+def require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
+    row = con.execute("SELECT run_id, stage, algorithm, parent_run, parent_step, eval_set, "
+                      "hparams, seed FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+        raise InputError(f"no run named {run_id!r} in the store",
+                         hint=f"known runs: {', '.join(known) or '(none)'}")
+    keys = ("run_id", "stage", "algorithm", "parent_run", "parent_step", "eval_set", "hparams", "seed")
+    return dict(zip(keys, row, strict=True))
+
+
+def checkpoints(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT step, total_steps, fraction, path, created_at FROM checkpoints "
+        "WHERE run_id = ? ORDER BY step", [run_id]
+    ).df()
+
+
+def resolve_judge(con: duckdb.DuckDBPyConnection, run_id: str, judge: str | None) -> str:
+    """The judge_id to read for a run: by id, by name (latest), or the only one present."""
+    rows = con.execute(
+        "SELECT DISTINCT j.judge_id, g.name, g.created_at FROM judgments j "
+        "JOIN judges g USING (judge_id) WHERE j.run_id = ? ORDER BY g.created_at DESC",
+        [run_id],
+    ).fetchall()
+    if not rows:
+        raise InputError(f"run {run_id!r} has no judgments yet",
+                         hint=f"judge its samples: vdbench judge run --db DB --run {run_id}")
+    if judge is None:
+        names = {r[1] for r in rows}
+        if len(names) > 1 and "probe" in names:
+            return next(r[0] for r in rows if r[1] == "probe")
+        return rows[0][0]
+    for judge_id, name, _ in rows:
+        if judge in (judge_id, name):
+            return judge_id
+    raise InputError(f"run {run_id!r} has no judgments by {judge!r}",
+                     hint=f"judges present: {', '.join(r[0] for r in rows)}")
+
+
+def judged_samples(con: duckdb.DuckDBPyConnection, run_id: str, judge_id: str) -> pd.DataFrame:
+    """One row per judged sample: topic, step, fraction, prompt_id, sample_idx, p_*."""
+    return con.execute(
+        """
+        SELECT j.topic, j.step, c.fraction, j.prompt_id, s.sample_idx,
+               j.p_support, j.p_neutral, j.p_oppose
+        FROM judgments j
+        JOIN samples s USING (sample_id)
+        JOIN checkpoints c ON c.run_id = j.run_id AND c.step = j.step
+        WHERE j.run_id = ? AND j.judge_id = ?
+        ORDER BY j.topic, j.step, j.prompt_id, s.sample_idx
+        """,
+        [run_id, judge_id],
+    ).df()
+
+
+def stance_at_checkpoint(
+    con: duckdb.DuckDBPyConnection, run_id: str, step: int, judge_id: str
+) -> pd.DataFrame:
+    """v_t(T) per topic at one checkpoint: mean over prompts of the mean over samples."""
+    return con.execute(
+        """
+        WITH per_prompt AS (
+            SELECT topic, prompt_id, avg(p_support) AS s, avg(p_neutral) AS n, avg(p_oppose) AS o,
+                   count(*) AS k
+            FROM judgments WHERE run_id = ? AND step = ? AND judge_id = ?
+            GROUP BY topic, prompt_id
+        )
+        SELECT topic, avg(s) AS v_support, avg(n) AS v_neutral, avg(o) AS v_oppose,
+               count(*) AS n_prompts, sum(k) AS n_samples
+        FROM per_prompt GROUP BY topic ORDER BY topic
+        """,
+        [run_id, step, judge_id],
+    ).df()
+
+
+def output_health(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
+    """Per checkpoint: share of samples that are empty, truncated, repetitive or degenerate."""
+    return con.execute(
+        """
+        SELECT step, count(*) AS n_samples,
+               avg((health = 'empty')::INT) AS empty,
+               avg((health = 'truncated')::INT) AS truncated,
+               avg((health = 'repetitive')::INT) AS repetitive,
+               avg((health = 'degenerate')::INT) AS degenerate,
+               avg((health <> 'ok')::INT) AS unhealthy,
+               avg(n_tokens) AS mean_tokens
+        FROM samples WHERE run_id = ? GROUP BY step ORDER BY step
+        """,
+        [run_id],
+    ).df()
