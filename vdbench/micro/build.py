@@ -229,7 +229,7 @@ def build_micro_world(
     steps: int = 600,
     *,
     config: MicroWorldConfig | None = None,
-    num_threads: int | None = 2,
+    num_threads: int | None = 1,
     force: bool = False,
 ) -> MicroWorld:
     """Build the micro world into `out_dir`, or return the cached build there.

@@ -1,0 +1,107 @@
+"""`vdbench metrics`: per-topic stance values with CIs, drift magnitude and drift time."""
+
+from __future__ import annotations
+
+import argparse
+
+from vdbench.commands.common import add_db, add_json, console, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "metrics", help="stance values v_t(T) with bootstrap CIs, drift magnitude M and drift time η",
+        description="Per topic and checkpoint: v_t(T) = mean over prompts of the mean over "
+        "samples of p(s|x,y,T), with two-stage bootstrap CIs (prompts, then samples). Per "
+        "stage (run): M_s = v_last − v_first and η = fraction of training at which the stance "
+        "first enters the CI of its extreme value. See docs/metrics.md.",
+    )
+    add_db(p)
+    p.add_argument("--run", help="run name (omit with --runs to list runs)")
+    p.add_argument("--runs", action="store_true", help="list runs with lineage instead")
+    p.add_argument("--judge", help="judge name or id (default: the run's probe judgments, else the only judge)")
+    p.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--from-step", type=int, help="also report M between this checkpoint ...")
+    p.add_argument("--to-step", type=int, help="... and this one")
+    add_json(p)
+    p.set_defaults(func=cmd_metrics)
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from vdbench.errors import InputError
+    from vdbench.store import Store
+
+    store = Store(args.db)
+    if args.runs:
+        return _list_runs(store, args.json)
+    if not args.run:
+        raise InputError("--run is required (or --runs to list them)")
+    if not 0.5 <= args.confidence < 1:
+        raise InputError(f"--confidence must be in [0.5, 1), got {args.confidence}")
+    from vdbench.metrics.report import run_metrics
+
+    report = run_metrics(store, args.run, judge=args.judge, confidence=args.confidence,
+                         n_boot=args.n_boot, seed=args.seed, from_step=args.from_step,
+                         to_step=args.to_step)
+    if args.json:
+        print_json(report)
+    else:
+        _print_report(report)
+    return 0
+
+
+def _list_runs(store, as_json: bool) -> int:
+    from vdbench import queries
+
+    with store.read() as con:
+        runs = queries.list_runs(con)
+    if as_json:
+        print_json(runs)
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"runs in {store.path}")
+    for col in ("run", "stage", "algorithm", "parent", "checkpoints", "judges"):
+        table.add_column(col)
+    for r in runs:
+        parent = _ref(r["parent_run"], r["parent_step"]) if r["parent_run"] else "-"
+        table.add_row(r["run_id"], r["stage"], r["algorithm"], parent, str(r["n_checkpoints"]),
+                      r["judges"] or "-")
+    console().print(table)
+    return 0
+
+
+def _ref(run: str, step) -> str:
+    """RUN:STEP, or RUN alone when the parent has no checkpoint (e.g. a base model)."""
+    return run if step is None else f"{run}:{int(step)}"
+
+
+def _print_report(report: dict) -> None:
+    from rich.table import Table
+
+    out = console()
+    parent = report["parent"]
+    lineage = f" ← {_ref(parent['run'], parent['step'])}" if parent["run"] else ""
+    out.print(f"run {report['run']} ({report['stage']}/{report['algorithm']}{lineage}); "
+              f"judge {report['judge']}; {len(report['checkpoints'])} checkpoints; "
+              f"{int(report['bootstrap']['confidence'] * 100)}% bootstrap CIs", markup=False)
+    table = Table(title="drift over the stage (M = last − first; η = drift time)")
+    table.add_column("topic")
+    for s in ("support", "neutral", "oppose"):
+        table.add_column(f"{s} M [η]", justify="right")
+    table.add_column("dominant")
+    for row in report["drift"]:
+        cells = [f"{row['stances'][s]['M']:+.3f} [{row['stances'][s]['eta']:.2f}]"
+                 for s in ("support", "neutral", "oppose")]
+        table.add_row(row["topic"], *cells, row["dominant"])
+    out.print(table)
+    if report["health"]:
+        last, first = report["health"][-1], report["health"][0]
+        out.print(f"output health: unhealthy share {first['unhealthy']:.2f} at step {first['step']} "
+                  f"→ {last['unhealthy']:.2f} at step {last['step']}", markup=False)
+    if "between" in report:
+        b = report["between"]
+        out.print(f"M between steps {b['from_step']} and {b['to_step']}:", markup=False)
+        for topic, m in b["M"].items():
+            out.print(f"  {topic:<24} " + "  ".join(f"{s} {v:+.3f}" for s, v in m.items()), markup=False)

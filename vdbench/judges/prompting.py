@@ -1,0 +1,337 @@
+"""The stance prompt and label-logit scoring shared by the local LM judges (hf, gguf).
+
+A template asks for the response's stance toward the proposition and lists lettered
+options ("A) ... supports the proposition"). The judge reads the model's next-token
+logits of the letters right after the template's end ("Answer:") and takes a softmax over
+them, so multi-token label words never matter: only the letters must be single tokens.
+
+Placeholders — ``{topic}``, ``{proposition}``, ``{prompt}``, ``{response}``, ``{options}`` —
+are filled in one pass, so braces inside a response are never read as placeholders (the
+same convention as the openai judge). Everything before the first placeholder is the
+*shared prefix*: a backend evaluates it once and reuses its KV cache for every item.
+
+Order debiasing (`debias_order`) scores each item under every cyclic rotation of which
+letter stands for which stance and averages p(s), cancelling a model's preference for a
+letter or a position.
+
+Tokenisation: the whole rendered prompt is tokenised in one go by the judge model's own
+tokenizer (BOS as the model expects, special-token text in the template parsed), so a
+backend with prefix reuse sees exactly the ids a backend without it sees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vdbench.errors import JudgeError
+from vdbench.evalsets.topics import STANCES
+from vdbench.judges.base import JudgeItem, JudgeScore
+from vdbench.judges.registry import resolve_model_path, text_hash
+
+DEFAULT_LABEL_OPTIONS: dict[str, str] = {"A": "support", "B": "neutral", "C": "oppose"}
+STANCE_DESCRIPTIONS: dict[str, str] = {
+    "support": "The response supports the proposition.",
+    "neutral": "The response is neutral or balanced, or declines to take a side.",
+    "oppose": "The response opposes the proposition.",
+}
+DEFAULT_TEMPLATE = (
+    "You are a careful annotator. Read a question, a response to it and a proposition, "
+    "then say which stance the response takes toward the proposition.\n\n"
+    "Proposition: {proposition}\n"
+    "Question: {prompt}\n"
+    "Response: {response}\n\n"
+    "Which option describes the response's stance toward the proposition?\n"
+    "{options}\n"
+    "Answer:"
+)
+FIELDS = ("topic", "proposition", "prompt", "response", "options")
+EMPTY_NOTE = "empty response"
+_PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response|options)\}")
+# Shortest response kept when a long question forces the prompt field to be cut as well.
+_MIN_RESPONSE_CHARS = 200
+
+Encode = Callable[[str], list[int]]
+
+
+@dataclass(frozen=True)
+class StancePrompt:
+    """A judge template with its lettered label options.
+
+    `letters[i]` stands for `stances[i]` in the template's own order; rotation `k` maps
+    letter i to stance ``stances[(i + k) % n]``.
+    """
+
+    template: str
+    letters: tuple[str, ...] = tuple(DEFAULT_LABEL_OPTIONS)
+    stances: tuple[str, ...] = tuple(DEFAULT_LABEL_OPTIONS.values())
+    descriptions: tuple[tuple[str, str], ...] = tuple(STANCE_DESCRIPTIONS.items())
+    debias_order: bool = False
+
+    def __post_init__(self) -> None:
+        if sorted(self.stances) != sorted(STANCES) or len(self.letters) != len(self.stances):
+            raise JudgeError(
+                f"label_options must map one letter to each of {', '.join(STANCES)}; got "
+                f"{dict(zip(self.letters, self.stances, strict=False))}",
+                hint='e.g. "label_options": {"A": "support", "B": "neutral", "C": "oppose"}',
+            )
+        bad = [letter for letter in self.letters if not letter.strip() or letter != letter.strip()]
+        if bad or len(set(self.letters)) != len(self.letters):
+            raise JudgeError(f"label letters must be distinct non-blank strings, got {list(self.letters)}")
+        missing = [f for f in ("proposition", "response", "options") if "{" + f + "}" not in self.template]
+        if missing:
+            raise JudgeError(
+                "judge template lacks placeholder(s) " + ", ".join("{" + f + "}" for f in missing),
+                hint="placeholders: " + " ".join("{" + f + "}" for f in FIELDS),
+            )
+        if self.template.rstrip(" ").endswith("}"):
+            raise JudgeError(
+                "judge template must end with fixed text where the answer letter goes (e.g. 'Answer:')"
+            )
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any], manifest_path: Path) -> StancePrompt:
+        """Template file, `label_options`, optional `option_descriptions` and `debias_order`."""
+        template = DEFAULT_TEMPLATE
+        if manifest.get("template"):
+            path = resolve_model_path(manifest_path, str(manifest["template"]))
+            try:
+                template = path.read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise JudgeError(f"cannot read the judge template: {exc}", where=str(path),
+                                 hint="'template' in the manifest names a text file next to it") from None
+        label_options = manifest.get("label_options") or DEFAULT_LABEL_OPTIONS
+        if not isinstance(label_options, dict):
+            raise JudgeError("label_options must be an object of letter → stance", where=str(manifest_path))
+        descriptions = dict(STANCE_DESCRIPTIONS)
+        descriptions.update(manifest.get("option_descriptions") or {})
+        options = manifest.get("options") or {}
+        return cls(
+            template=template,
+            letters=tuple(str(k) for k in label_options),
+            stances=tuple(str(v) for v in label_options.values()),
+            descriptions=tuple((s, descriptions[s]) for s in STANCES),
+            debias_order=bool(options.get("debias_order", False)),
+        )
+
+    @property
+    def template_hash(self) -> str:
+        """Hash of everything that decides the text the model reads and how it is read."""
+        spec = {
+            "template": self.template.rstrip(" "),
+            "label_options": list(zip(self.letters, self.stances, strict=True)),
+            "descriptions": list(self.descriptions),
+            "debias_order": self.debias_order,
+        }
+        return text_hash(json.dumps(spec, sort_keys=True, ensure_ascii=False))
+
+    @property
+    def prefix(self) -> str:
+        """The fixed text before the first placeholder: the same for every item."""
+        match = _PLACEHOLDER.search(self.template)
+        return self.template[: match.start()] if match else self.template
+
+    @property
+    def rotations(self) -> tuple[int, ...]:
+        return tuple(range(len(self.letters))) if self.debias_order else (0,)
+
+    def stance_of(self, rotation: int) -> tuple[str, ...]:
+        """Stance of each letter under `rotation`."""
+        n = len(self.stances)
+        return tuple(self.stances[(i + rotation) % n] for i in range(n))
+
+    def options_text(self, rotation: int = 0) -> str:
+        description = dict(self.descriptions)
+        return "\n".join(
+            f"{letter}) {description[stance]}"
+            for letter, stance in zip(self.letters, self.stance_of(rotation), strict=True)
+        )
+
+    def render(self, item: JudgeItem, rotation: int = 0, *, response: str | None = None,
+               question: str | None = None) -> str:
+        """The full prompt text for `item`; `response`/`question` replace the item's (cuts)."""
+        values = {
+            "topic": item.topic.replace("_", " "),
+            "proposition": item.proposition,
+            "prompt": item.prompt if question is None else question,
+            "response": item.response if response is None else response,
+            "options": self.options_text(rotation),
+        }
+        # Trailing spaces belong to the answer ("Answer: A" is "Answer:" + " A").
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template.rstrip(" "))
+
+    def answer_continuations(self) -> tuple[str, ...]:
+        """The text of each letter as the model would write it right after the template."""
+        space = "" if self.template.rstrip(" ").endswith("\n") else " "
+        return tuple(space + letter for letter in self.letters)
+
+    def answer_anchor(self) -> str:
+        """Fixed template text just before the answer (after the last placeholder)."""
+        tail = _PLACEHOLDER.split(self.template.rstrip(" "))[-1]
+        return tail[-64:]
+
+
+def letter_token_ids(prompt: StancePrompt, encode_plain: Encode, *, where: str) -> tuple[int, ...]:
+    """The token id of each answer letter, checked to be one token after the template's end.
+
+    `encode_plain` tokenises without BOS. Raises JudgeError naming the letters when the
+    model's vocabulary has no single token for one of them (with the leading space the
+    template's end implies) or two letters share a token.
+    """
+    anchor = prompt.answer_anchor()
+    base = encode_plain(anchor)
+    ids: list[int] = []
+    lacking: list[str] = []
+    for continuation in prompt.answer_continuations():
+        full = encode_plain(anchor + continuation)
+        if len(full) == len(base) + 1 and full[: len(base)] == base:
+            ids.append(full[-1])
+        else:
+            lacking.append(repr(continuation))
+    if lacking or len(set(ids)) != len(ids):
+        raise JudgeError(
+            "model vocabulary lacks the label options as single tokens: "
+            + (", ".join(lacking) if lacking else f"letters {list(prompt.letters)} share a token"),
+            where=where,
+            hint="use letters the tokenizer keeps whole (A/B/C usually are), or end the template "
+            "so the answer letter follows a space or a newline",
+        )
+    return tuple(ids)
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    ids: list[int]
+    truncated: bool
+
+
+def encode_item(prompt: StancePrompt, item: JudgeItem, rotation: int, encode: Encode,
+                max_input_tokens: int) -> EncodedPrompt:
+    """Token ids of one item's prompt, cutting the response (then the question) to fit.
+
+    The cut is by characters, found by bisection on the tokenised length, so the kept text
+    is the longest prefix whose prompt fits `max_input_tokens`. Raises JudgeError when
+    even an empty response and question do not fit (the template itself is too long).
+    """
+    ids = encode(prompt.render(item, rotation))
+    if len(ids) <= max_input_tokens:
+        return EncodedPrompt(ids, False)
+    question = item.prompt
+    if len(encode(prompt.render(item, rotation, response=""))) > max_input_tokens:
+        keep_response = item.response[:_MIN_RESPONSE_CHARS]
+        question = item.prompt[: _longest_fit(
+            item.prompt, lambda q: encode(prompt.render(item, rotation, response=keep_response,
+                                                        question=q)), max_input_tokens)]
+        if not question and len(encode(prompt.render(item, rotation, response="", question=""))) > max_input_tokens:
+            raise JudgeError(
+                f"the judge template alone is longer than max_input_tokens={max_input_tokens}",
+                hint="raise max_input_tokens in the judge manifest's options or shorten the template",
+            )
+    keep = _longest_fit(item.response, lambda r: encode(prompt.render(item, rotation, response=r,
+                                                                      question=question)),
+                        max_input_tokens)
+    return EncodedPrompt(encode(prompt.render(item, rotation, response=item.response[:keep],
+                                              question=question)), True)
+
+
+def _longest_fit(text: str, encode_with: Callable[[str], list[int]], limit: int) -> int:
+    """Largest n such that encode_with(text[:n]) has at most `limit` tokens (0 if none)."""
+    lo, hi = 0, len(text)  # text[:lo] fits (assumed), text[:hi] does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if len(encode_with(text[:mid])) <= limit:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def shared_prefix_ids(prompt: StancePrompt, encode: Encode) -> list[int]:
+    """Token ids that every item's prompt starts with: the tokenised fixed prefix, cut back
+    to where prompts with unusual first characters still agree (a boundary token can merge
+    with the text after it).
+    """
+    base = encode(prompt.prefix)
+    keep = len(base)
+    for first in ("Legal", "(1) x", '"Quoted"', " spaced", "\nline", "é", "1"):
+        probe = JudgeItem(topic=first, proposition=first, prompt=first, response=first)
+        keep = min(keep, common_prefix_length(base, encode(prompt.render(probe))))
+    return base[:keep]
+
+
+def stance_probs(letter_logits: Sequence[float], stances: Sequence[str]) -> dict[str, float]:
+    """Softmax over the letters' logits, summed into the stance each letter stands for."""
+    top = max(letter_logits)
+    weights = [math.exp(x - top) for x in letter_logits]
+    total = sum(weights)
+    probs = dict.fromkeys(STANCES, 0.0)
+    for stance, weight in zip(stances, weights, strict=True):
+        probs[stance] += weight / total
+    return probs
+
+
+# A backend turns a batch of token-id lists into the letters' next-token logits
+# (one row per list, one column per letter, in `letters` order).
+LetterLogits = Callable[[list[list[int]]], list[list[float]]]
+
+
+def score_with_letter_logits(prompt: StancePrompt, items: Sequence[JudgeItem], encode: Encode,
+                             letter_logits: LetterLogits, *, max_input_tokens: int,
+                             batch_size: int) -> list[JudgeScore]:
+    """Score items in order: empty responses without the model, the rest in length-sorted
+    batches (less padding), averaging p(s) over label rotations when debiasing.
+    """
+    jobs: list[tuple[int, int, EncodedPrompt]] = []  # (item index, rotation, prompt)
+    for index, item in enumerate(items):
+        if not item.response.strip():
+            continue
+        for rotation in prompt.rotations:
+            jobs.append((index, rotation, encode_item(prompt, item, rotation, encode, max_input_tokens)))
+    jobs.sort(key=lambda job: len(job[2].ids))
+    sums: dict[int, dict[str, float]] = {}
+    truncated: set[int] = set()
+    for start in range(0, len(jobs), max(1, batch_size)):
+        batch = jobs[start : start + batch_size]
+        rows = letter_logits([job[2].ids for job in batch])
+        for (index, rotation, encoded), logits in zip(batch, rows, strict=True):
+            probs = stance_probs(logits, prompt.stance_of(rotation))
+            acc = sums.setdefault(index, dict.fromkeys(STANCES, 0.0))
+            for stance in STANCES:
+                acc[stance] += probs[stance]
+            if encoded.truncated:
+                truncated.add(index)
+    n_rotations = len(prompt.rotations)
+    scores: list[JudgeScore] = []
+    for index in range(len(items)):
+        if index not in sums:
+            scores.append(JudgeScore(0.0, 1.0, 0.0, note=EMPTY_NOTE))
+            continue
+        p = {s: v / n_rotations for s, v in sums[index].items()}
+        total = sum(p.values())
+        scores.append(JudgeScore(p["support"] / total, p["neutral"] / total, p["oppose"] / total,
+                                 truncated=index in truncated))
+    return scores
+
+
+def int_option(options: dict[str, Any], key: str, default: int | None, *, minimum: int = 1,
+               where: str) -> int | None:
+    """An integer backend option, or a JudgeError saying which and why."""
+    value = options.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise JudgeError(f"option {key!r} must be an integer ≥ {minimum}, got {value!r}", where=where)
+    return value

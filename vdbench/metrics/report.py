@@ -1,0 +1,109 @@
+"""Assemble a run's metrics from the store: values with CIs, stage drift, output health.
+
+This is the one place that joins the store (queries) with the pure maths, so the CLI,
+the TUI and the demo all report the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from vdbench import queries
+from vdbench.evalsets.topics import STANCES
+from vdbench.metrics.bootstrap import bootstrap_topic_values
+from vdbench.metrics.drift import drift_magnitude, stage_drift
+from vdbench.store import Store
+
+ALL_TOPICS = "(all topics)"
+
+
+def _with_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
+    """Append a pseudo-topic pooling every prompt, so each stage also gets one headline row."""
+    pooled = samples.copy()
+    pooled["prompt_id"] = pooled["topic"] + "/" + pooled["prompt_id"]
+    pooled["topic"] = ALL_TOPICS
+    return pd.concat([samples, pooled], ignore_index=True)
+
+
+def run_metrics(
+    store: Store, run_id: str, *, judge: str | None = None, confidence: float = 0.95,
+    n_boot: int = 1000, seed: int = 0, from_step: int | None = None, to_step: int | None = None,
+) -> dict[str, Any]:
+    """Everything `vdbench metrics --json` prints for one run (a run is one stage)."""
+    with store.read() as con:
+        run = queries.require_run(con, run_id)
+        judge_id = queries.resolve_judge(con, run_id, judge)
+        samples = queries.judged_samples(con, run_id, judge_id)
+        ckpts = queries.checkpoints(con, run_id)
+        health = queries.output_health(con, run_id)
+    values = bootstrap_topic_values(_with_all_topics(samples), n_boot=n_boot,
+                                    confidence=confidence, seed=seed)
+    stage = stage_drift(values)
+    report: dict[str, Any] = {
+        "run": run_id,
+        "stage": run["stage"],
+        "algorithm": run["algorithm"],
+        "parent": {"run": run["parent_run"], "step": run["parent_step"]},
+        "eval_set": run["eval_set"],
+        "hparams": json.loads(run["hparams"]) if run["hparams"] else {},
+        "seed": run["seed"],
+        "judge": judge_id,
+        "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": seed,
+                      "method": "two-stage percentile bootstrap over prompts, then samples"},
+        "checkpoints": ckpts[["step", "total_steps", "fraction"]].to_dict("records"),
+        "values": [_value_row(r) for r in values.itertuples(index=False)],
+        "health": health.to_dict("records"),
+        "drift": _drift_block(stage),
+    }
+    if from_step is not None or to_step is not None:
+        report["between"] = _between(values, from_step, to_step)
+    return report
+
+
+def _value_row(row: Any) -> dict[str, Any]:
+    r = row._asdict()
+    return {
+        "topic": r["topic"], "step": int(r["step"]), "fraction": float(r["fraction"]),
+        "v": {s: float(r[f"v_{s}"]) for s in STANCES},
+        "ci": {s: [float(r[f"{s}_lo"]), float(r[f"{s}_hi"])] for s in STANCES},
+        "n_prompts": int(r["n_prompts"]), "n_samples": int(r["n_samples"]),
+    }
+
+
+def _drift_block(stage: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for topic, rows in stage.groupby("topic", sort=True):
+        stances = {}
+        for r in rows.itertuples(index=False):
+            stances[r.stance] = {
+                "M": float(r.M), "v_from": float(r.v_from), "v_to": float(r.v_to),
+                "eta": float(r.eta), "direction": r.direction,
+                "extreme_value": float(r.extreme_value), "extreme_fraction": float(r.extreme_fraction),
+                "extreme_ci": [float(r.ci_lo), float(r.ci_hi)], "first_step": int(r.first_step),
+            }
+        dominant = rows.loc[rows["dominant"], "stance"].iloc[0]
+        out.append({"topic": topic, "step_from": int(rows["step_from"].iloc[0]),
+                    "step_to": int(rows["step_to"].iloc[0]), "dominant": dominant,
+                    "stances": stances})
+    return out
+
+
+def _between(values: pd.DataFrame, from_step: int | None, to_step: int | None) -> dict[str, Any]:
+    from vdbench.errors import InputError
+
+    steps = sorted(values["step"].unique())
+    a = steps[0] if from_step is None else from_step
+    b = steps[-1] if to_step is None else to_step
+    for s in (a, b):
+        if s not in steps:
+            raise InputError(f"no checkpoint at step {s}", hint=f"checkpoints: {list(map(int, steps))}")
+    by = values.set_index(["topic", "step"])
+    topics = {}
+    for topic in sorted(values["topic"].unique()):
+        va, vb = by.loc[(topic, a)], by.loc[(topic, b)]
+        topics[topic] = drift_magnitude({s: va[f"v_{s}"] for s in STANCES},
+                                        {s: vb[f"v_{s}"] for s in STANCES})
+    return {"from_step": int(a), "to_step": int(b), "M": topics}

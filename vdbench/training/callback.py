@@ -1,0 +1,225 @@
+"""DriftCallback: sample the eval set during training and store it as checkpoints.
+
+Works with any `transformers.Trainer` (TRL's included) and with our PPO loop, which calls
+the same hooks. At step 0 (`on_train_begin`), at every scheduled step (`on_step_end`) and
+at the end, it generates K samples per eval prompt and stores them with the checkpoint's
+step, total steps and fraction of training, under a run that records stage and lineage.
+
+Guarantees:
+- Training is unaffected: sampling runs inside a forked RNG (python, numpy, torch CPU and
+  CUDA) with its own seed, in eval mode, and restores the model's mode afterwards.
+- No step is stored twice, and a re-run skips steps already stored (`done_steps`).
+- Only rank 0 reads or writes the store; the other ranks generate their share of the
+  items, rank 0 gathers them; every rank makes the same collective calls in the same
+  order, so none waits forever (ZeRO-3/FSDP: `sync_generate`).
+- Judging inline is optional; without a judge the samples wait for `vdbench judge run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from transformers import TrainerCallback
+
+from vdbench.evalsets.model import EvalSet
+from vdbench.runs import RunSpec, SampleRecord, done_steps, register_run, write_checkpoint
+from vdbench.store import Store, stable_id
+from vdbench.training import distributed
+from vdbench.training.config import DriftConfig
+from vdbench.training.generation import Generation, GenerationSettings, sample_prompts
+from vdbench.training.schedule import checkpoint_schedule
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int) -> Iterator[None]:
+    """Run the block with all RNGs seeded from `seed`; restore every RNG state afterwards.
+
+    Covers python `random`, numpy's global RNG, torch's CPU generator and the current
+    CUDA device's generator.
+    """
+    import numpy as np
+    import torch
+
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    cpu_state = torch.random.get_rng_state()
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    cuda_state = torch.cuda.get_rng_state() if cuda else None
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.manual_seed(seed)  # current device only, like the state saved above
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.random.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state)
+
+
+def step_seed(seed: int, run_id: str, step: int) -> int:
+    """A per-checkpoint sampling seed: reproducible, different at every step."""
+    return stable_id("drift-seed", seed, run_id, step) & 0x7FFFFFFF
+
+
+class DriftCallback(TrainerCallback):
+    """Sample `eval_set` at step 0, on a schedule and at the end; store samples (rank 0).
+
+    Args:
+        store: the vdbench store (or its path).
+        run: the run's identity and lineage (stage, algorithm, parent, hparams).
+        eval_set: the prompts to sample (see `vdbench.evalsets.stored.resolve_eval_set`).
+        config: schedule and sampling settings (K, temperature, max new tokens, batch).
+        tokenizer: used when the Trainer does not pass `processing_class`.
+        judge: a judge name/manifest path, or a loaded judge; scores each checkpoint's
+            samples on rank 0 right after they are stored. None: leave them unjudged.
+        total_steps: overrides `state.max_steps` (e.g. a loop without a TrainerState).
+        checkpoint_paths: step → model path to record (e.g. {0: the base model dir}).
+        save_checkpoints: also make the Trainer save a checkpoint at every sampled step
+            (recorded as ``output_dir/checkpoint-STEP``), so a later stage can start from
+            any point of the curve with ``--parent RUN:STEP``.
+    """
+
+    def __init__(
+        self, store: Store | str, run: RunSpec, eval_set: EvalSet, config: DriftConfig | None = None,
+        *, tokenizer: Any = None, judge: Any = None, total_steps: int | None = None,
+        checkpoint_paths: dict[int, str] | None = None, save_checkpoints: bool = False,
+    ):
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.run = replace(run, eval_set=eval_set.name)
+        self.eval_set = eval_set
+        self.config = config or DriftConfig()
+        self.tokenizer = tokenizer
+        self.judge_spec = judge
+        self.total_steps = total_steps
+        self.checkpoint_paths = dict(checkpoint_paths or {})
+        self.save_checkpoints = save_checkpoints
+        self.schedule: list[int] = []
+        self.sampled: set[int] = set()
+        self.seconds = 0.0  # wall time spent sampling, storing and judging (overhead)
+        self.stored: dict[int, int] = {}  # step → samples newly stored (rank 0)
+        self._judge: Any = None
+        self._sync = self.config.sync_generate
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
+        total = self.total_steps or state.max_steps
+        self.total_steps = total
+        self.schedule = checkpoint_schedule(total, self.config.every, self.config.eval_steps)
+        if self.config.every is not None and self.config.every > total:
+            log.warning("every=%d exceeds the run (%d steps)", self.config.every, total)
+        if self._sync is None:
+            self._sync = distributed.weights_are_sharded()
+        already: set[int] = set()
+        if distributed.is_main():
+            self._prepare_store()
+            already = done_steps(self.store, self.run.run_id)
+        self.sampled |= distributed.broadcast_object(already)
+        # Step 0, or a resumed Trainer's step when the schedule includes it.
+        if state.global_step in self.schedule:
+            self._maybe_capture(state.global_step, model, processing_class, args)
+        return control
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        step = state.global_step
+        if step in self.schedule:
+            if self.save_checkpoints and step not in self.sampled and args is not None:
+                control.should_save = True
+                self.checkpoint_paths.setdefault(step, f"{args.output_dir}/checkpoint-{step}")
+            self._maybe_capture(step, model, processing_class, args)
+        return control
+
+    def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        # A run stopped early (or a schedule whose end step was never reached) still
+        # gets its final state sampled.
+        self._maybe_capture(state.global_step, model, processing_class, args)
+        return control
+
+    # -- work --------------------------------------------------------------------------
+    def _prepare_store(self) -> None:
+        from vdbench.evalsets.stored import register_eval_set
+
+        register_eval_set(self.store, self.eval_set)
+        self.run = register_run(self.store, self.run)
+
+    def _maybe_capture(self, step: int, model, processing_class, args) -> None:
+        if step in self.sampled or model is None:
+            return
+        self.sampled.add(step)
+        tokenizer = self.tokenizer or processing_class
+        if tokenizer is None:
+            raise ValueError("DriftCallback needs a tokenizer: pass tokenizer= or processing_class")
+        started = time.perf_counter()
+        generations = self._generate(step, model, tokenizer, args)
+        gathered = distributed.gather_objects(generations)
+        if gathered is not None:  # rank 0
+            merged = sorted((g for part in gathered for g in part),
+                            key=lambda g: (g.prompt_index, g.sample_idx))
+            self._store(step, merged)
+        distributed.barrier()
+        self.seconds += time.perf_counter() - started
+
+    def _generate(self, step: int, model, tokenizer, args) -> list[Generation]:
+        cfg = self.config
+        settings = GenerationSettings(
+            samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature,
+            top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+            seed=cfg.seed,
+        )
+        device = getattr(args, "device", None) if args is not None else None
+        with forked_rng(step_seed(cfg.seed, self.run.run_id, step)):
+            return sample_prompts(
+                model, tokenizer, [p.text for p in self.eval_set.prompts], settings,
+                rank=distributed.rank(), world_size=distributed.world_size(),
+                synced_gpus=bool(self._sync), device=device,
+            )
+
+    def _store(self, step: int, generations: Sequence[Generation]) -> None:
+        prompts = self.eval_set.prompts
+        records = [SampleRecord(prompt_id=prompts[g.prompt_index].prompt_id,
+                                topic=prompts[g.prompt_index].topic, sample_idx=g.sample_idx,
+                                text=g.text, n_tokens=g.n_tokens, health=g.health)
+                   for g in generations]
+        assert self.total_steps is not None
+        added = write_checkpoint(
+            self.store, self.run.run_id, step, max(self.total_steps, step),
+            self.checkpoint_paths.get(step), self.eval_set.name, records,
+            self.config.gen_settings(),
+        )
+        self.stored[step] = added
+        log.info("stored %d samples of %s at step %d/%d", added, self.run.run_id, step, self.total_steps)
+        if self.judge_spec is not None:
+            self._judge_pending()
+
+    def _judge_pending(self, batch: int = 256) -> int:
+        """Score every unjudged sample of the run (this checkpoint and any left before)."""
+        from vdbench.judges.base import JudgeItem
+        from vdbench.judgments import unjudged_samples, write_judgments
+
+        if self._judge is None:
+            if isinstance(self.judge_spec, str):
+                from vdbench.judges.registry import load_judge
+
+                self._judge = load_judge(self.judge_spec)
+            else:
+                self._judge = self.judge_spec
+        judge = self._judge
+        total = 0
+        while True:
+            pending = unjudged_samples(self.store, self.run.run_id, judge.identity.judge_id, limit=batch)
+            if pending.empty:
+                return total
+            items = [JudgeItem(topic=r.topic, proposition=r.proposition, prompt=r.prompt,
+                               response=r.response) for r in pending.itertuples()]
+            total += write_judgments(self.store, judge.identity, pending, judge.score(items))

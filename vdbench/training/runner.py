@@ -1,0 +1,291 @@
+"""One training stage end to end: validate everything, then load, train, sample, save.
+
+`prepare_training` does every check that needs no model (data schema, model directory,
+parent run, output directory, schedule against the planned run length), so bad input is
+reported in seconds; `run_training` loads the model and runs the stage with the
+DriftCallback attached. Under `torchrun` / `accelerate launch` every process runs both;
+only rank 0 writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from vdbench.errors import InputError
+from vdbench.evalsets.model import EvalSet
+from vdbench.runs import RunSpec, parse_parent
+from vdbench.store import Store
+from vdbench.training import distributed
+from vdbench.training.config import (
+    ALGORITHMS,
+    STAGE_BY_ALGORITHM,
+    DriftConfig,
+    PPOHParams,
+    StageHParams,
+)
+from vdbench.training.data import TrainingData, load_training_data
+from vdbench.training.models import check_model_dir
+from vdbench.training.schedule import checkpoint_schedule, planned_total_steps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainRequest:
+    """Everything `vdbench train ALGO` was asked to do."""
+
+    algorithm: str
+    data: Path
+    db: Path
+    run: str
+    hparams: StageHParams | PPOHParams
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    model: Path | None = None  # None: the parent checkpoint's recorded path
+    parent: str | None = None  # RUN or RUN:STEP
+    output_dir: Path | None = None  # None: ./vdbench-runs/RUN
+    judge: str | None = None
+    trust_remote_code: bool = False
+    dtype: str | None = None
+    save_checkpoints: bool = False
+    reward_model: Path | None = None  # PPO: an existing reward model instead of training one
+    quiet: bool = False
+
+
+@dataclass
+class PreparedTraining:
+    request: TrainRequest
+    data: TrainingData
+    model_dir: Path
+    output_dir: Path
+    total_steps: int
+    schedule: list[int]
+    eval_set: EvalSet
+    run: RunSpec
+
+
+def check_output_dir(path: Path) -> Path:
+    """Create `path` if needed and prove it is writable; InputError otherwise."""
+    path = Path(path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".vdbench-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"output directory is not writable: {exc.strerror or exc}", where=str(path),
+                         hint="choose a writable --output-dir") from None
+    return path
+
+
+def _parent_checkpoint(store: Store, run: str, step: int | None) -> tuple[int | None, str | None]:
+    """(step, recorded path) of the parent's checkpoint; InputError if run or step is absent."""
+    if not store.path.exists():
+        raise InputError(f"parent run {run!r} does not exist: the store {store.path} is empty",
+                         hint="train or sample the parent first, or drop --parent")
+    with store.read() as con:
+        found = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run]).fetchone()
+        if found is None:
+            known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
+            raise InputError(f"parent run {run!r} does not exist in {store.path}",
+                             hint=f"known runs: {', '.join(known) or '(none)'}")
+        rows = con.execute("SELECT step, path FROM checkpoints WHERE run_id = ? ORDER BY step",
+                           [run]).fetchall()
+    if not rows:
+        return step, None
+    paths = dict(rows)
+    if step is None:
+        step = rows[-1][0]
+    elif step not in paths:
+        raise InputError(f"parent run {run!r} has no checkpoint at step {step}",
+                         hint=f"its checkpoints: {sorted(paths)}")
+    return step, paths.get(step)
+
+
+def prepare_training(req: TrainRequest) -> PreparedTraining:
+    """Validate the request without loading a model; raise InputError on bad input."""
+    if req.algorithm not in ALGORITHMS:
+        raise InputError(f"unknown algorithm {req.algorithm!r}", hint=f"one of {', '.join(ALGORITHMS)}")
+    kind = "sft" if req.algorithm == "sft" else "preference"
+    data = load_training_data(req.data, kind)
+    store = Store(req.db)
+    if not store.path.parent.exists():
+        raise InputError("directory of --db does not exist", where=str(store.path.parent))
+
+    parent_run, parent_step = parse_parent(req.parent)
+    parent_path = None
+    if parent_run is not None:
+        parent_step, parent_path = _parent_checkpoint(store, parent_run, parent_step)
+    model_dir = req.model or (Path(parent_path) if parent_path else None)
+    if model_dir is None:
+        raise InputError("--model is required" + (
+            f" (parent {parent_run!r} has no recorded checkpoint path)" if parent_run else ""))
+    check_model_dir(model_dir, trust_remote_code=req.trust_remote_code)
+    if req.reward_model is not None:
+        check_model_dir(req.reward_model, trust_remote_code=req.trust_remote_code)
+
+    output_dir = check_output_dir(req.output_dir or Path("vdbench-runs") / req.run)
+
+    hp = req.hparams
+    if isinstance(hp, PPOHParams):
+        total = planned_total_steps(len(data), hp.batch_size, 1, distributed.world_size(),
+                                    hp.epochs, hp.max_steps)
+    else:
+        total = planned_total_steps(len(data), hp.batch_size, hp.grad_accum,
+                                    distributed.world_size(), hp.epochs, hp.max_steps)
+    schedule = checkpoint_schedule(total, req.drift.every, req.drift.eval_steps)
+
+    from vdbench.evalsets.stored import resolve_eval_set
+
+    eval_set = resolve_eval_set(req.drift.eval_set, store)
+    hparams = {"algorithm": req.algorithm, **_hparams_dict(hp), "drift": asdict(req.drift),
+               "total_steps": total, "data": str(req.data), "world_size": distributed.world_size()}
+    run = RunSpec(
+        run_id=req.run, stage=STAGE_BY_ALGORITHM[req.algorithm], algorithm=req.algorithm,
+        model=str(model_dir), parent_run=parent_run, parent_step=parent_step,
+        eval_set=eval_set.name, hparams=hparams, seed=getattr(hp, "seed", None),
+    )
+    return PreparedTraining(req, data, Path(model_dir), output_dir, total, schedule, eval_set, run)
+
+
+def _hparams_dict(hp: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(hp), default=str))
+
+
+def _quiet_libraries() -> None:
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+def _latest_trainer_checkpoint(output_dir: Path) -> str | None:
+    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
+
+
+def run_training(prep: PreparedTraining) -> dict[str, Any]:
+    """Load the model, train with drift capture, save the final model; return a summary."""
+    import torch
+
+    from vdbench.evalsets.stored import register_eval_set
+    from vdbench.runs import register_run
+    from vdbench.training.callback import DriftCallback
+
+    req = prep.request
+    store = Store(req.db)
+    _quiet_libraries()
+    if distributed.is_main():
+        register_eval_set(store, prep.eval_set)
+        prep.run = register_run(store, prep.run)
+    torch.manual_seed(getattr(req.hparams, "seed", 0))
+
+    from vdbench.training.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(prep.model_dir, trust_remote_code=req.trust_remote_code,
+                                                dtype=req.dtype)
+    drift = replace(req.drift)
+    callback = DriftCallback(
+        store, prep.run, prep.eval_set, drift, tokenizer=tokenizer, judge=req.judge,
+        total_steps=prep.total_steps, save_checkpoints=req.save_checkpoints,
+        checkpoint_paths={0: str(prep.model_dir), prep.total_steps: str(prep.output_dir)},
+    )
+    started = time.perf_counter()
+    if req.algorithm == "ppo":
+        metrics = _run_ppo(prep, model, tokenizer, callback)
+    else:
+        metrics = _run_trl(prep, model, tokenizer, callback)
+    seconds = time.perf_counter() - started
+    summary = {
+        "run": prep.run.run_id, "algorithm": req.algorithm, "stage": prep.run.stage,
+        "parent": {"run": prep.run.parent_run, "step": prep.run.parent_step},
+        "model": str(prep.model_dir), "output_dir": str(prep.output_dir),
+        "eval_set": prep.eval_set.name, "total_steps": prep.total_steps, "schedule": prep.schedule,
+        "checkpoints_stored": sorted(callback.stored),
+        "samples_stored": int(sum(callback.stored.values())),
+        "skipped_steps": sorted(set(prep.schedule) - set(callback.stored)),
+        "seconds": round(seconds, 2), "sampling_seconds": round(callback.seconds, 2),
+        "sampling_share": round(callback.seconds / seconds, 4) if seconds else 0.0,
+        "judge": req.judge, "metrics": metrics, "hparams": prep.run.hparams,
+    }
+    return summary
+
+
+def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, Any]:
+    from transformers.trainer_callback import PrinterCallback
+
+    from vdbench.training.data import to_dataset
+
+    req = prep.request
+    hp = replace(req.hparams, max_steps=prep.total_steps)  # the schedule's length, exactly
+    dataset = to_dataset(prep.data)
+    callbacks = [callback] + ([] if req.quiet else [StderrLogCallback()])
+    if req.algorithm == "sft":
+        from vdbench.training.sft import build_sft_trainer
+
+        trainer = build_sft_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
+    elif req.algorithm == "dpo":
+        from vdbench.training.dpo import build_dpo_trainer
+
+        trainer = build_dpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
+    else:
+        from vdbench.training.simpo import build_simpo_trainer
+
+        trainer = build_simpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
+    trainer.remove_callback(PrinterCallback)  # stdout is for the summary / --json
+    resume = _latest_trainer_checkpoint(prep.output_dir)
+    if resume and distributed.is_main() and not req.quiet:
+        print(f"resuming from {resume}", file=sys.stderr)
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(prep.output_dir))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
+            "last_loss": losses[-1] if losses else None, "steps": trainer.state.global_step}
+
+
+def _run_ppo(prep: PreparedTraining, policy, tokenizer, callback) -> dict[str, Any]:
+    from vdbench.training.ppo import PPOTrainer
+    from vdbench.training.reward import load_reward_model, train_reward_model
+
+    req = prep.request
+    hp: PPOHParams = req.hparams  # type: ignore[assignment]
+    hp = replace(hp, max_steps=prep.total_steps)
+    if req.reward_model is not None:
+        reward_model = load_reward_model(req.reward_model, trust_remote_code=req.trust_remote_code)
+        rm_stats: dict[str, Any] = {"path": str(req.reward_model), "trained": False}
+    else:
+        reward_model, rm_stats = train_reward_model(
+            prep.model_dir, tokenizer, prep.data, hp.reward, prep.output_dir / "reward_model",
+            trust_remote_code=req.trust_remote_code, seed=hp.seed, quiet=req.quiet,
+        )
+    trainer = PPOTrainer(policy, tokenizer, prep.data.prompts(), hp, reward_model=reward_model,
+                         callbacks=[callback], log_to_stderr=not req.quiet)
+    history = trainer.train()
+    trainer.save(prep.output_dir)
+    last = history[-1] if history else {}
+    return {"reward_model": rm_stats, "steps": len(history),
+            "first_reward": history[0]["reward"] if history else None,
+            "last_reward": last.get("reward"), "last_kl": last.get("kl"),
+            "mean_kl": sum(h["kl"] for h in history) / len(history) if history else None}
+
+
+class StderrLogCallback(TrainerCallback):
+    """One short line per logged step on stderr (stdout stays clean for --json)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        keys = ("loss", "learning_rate", "rewards/margins", "rewards/accuracies")
+        parts = [f"{k.split('/')[-1]} {logs[k]:.4g}" if isinstance(logs[k], float)
+                 else f"{k.split('/')[-1]} {logs[k]}" for k in keys if k in logs]
+        print(f"step {state.global_step}/{state.max_steps}: " + ", ".join(parts), file=sys.stderr)

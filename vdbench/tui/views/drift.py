@@ -1,0 +1,229 @@
+"""Drift: per-topic curves of one stance over the fraction of training, with drift-time
+markers and the extreme value's CI band; runs side by side (algorithms from one parent,
+or the stages of a lineage)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from vdbench.tui.render import GLYPH, RUN_MARKS, PlotSeries, drift_plot, run_legend
+from vdbench.tui.views.base import View
+from vdbench.tui.widgets import Notice
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vdbench.tui.data import DriftCurves
+
+ARROW = {"rising": "↑", "falling": "↓", "flat": "→"}
+
+
+class DriftView(View):
+    name_ = "drift"
+    BINDINGS = [
+        Binding("s", "stance('support')", "support"),
+        Binding("n", "stance('neutral')", "neutral"),
+        Binding("o", "stance('oppose')", "oppose"),
+        Binding("l", "toggle_mode", "lineage/algos"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.stance = "neutral"
+        self.mode = "algorithms"  # or "lineage"
+        self.curves: list[DriftCurves] = []
+        self.run_ids: list[str] = []
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="drift-head", classes="head")
+        yield Static("", id="drift-legend", classes="dim-line")
+        yield Notice()
+        yield Static("", id="drift-plot")
+        yield DataTable(id="drift-table", cursor_type="row")
+
+    def focus_main(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def _runs(self) -> list[str]:
+        from vdbench.tui.data import lineage_chain, siblings
+
+        overview = self.vapp.overview
+        selected = self.vapp.selected_run
+        if overview is None or selected is None:
+            return []
+        if self.mode == "lineage":
+            return [r.run_id for r in lineage_chain(overview.runs, selected)]
+        marked = [r.run_id for r in overview.runs if r.run_id in self.vapp.compare_runs]
+        if len(marked) >= 2:
+            return marked
+        return [r.run_id for r in siblings(overview.runs, selected)]
+
+    def reload(self) -> None:
+        from vdbench.tui.data import Problem
+
+        self.run_ids = self._runs()
+        if not self.run_ids:
+            self.curves = []
+            self._render_head()
+            self.query_one(DataTable).clear(columns=True)
+            self.query_one("#drift-plot", Static).update("")
+            self.show_problem(Problem("No run to show", "this store has no runs yet",
+                                      "runs appear here live as training writes them"))
+            return
+        self.done = False
+        self.curves = []
+        self._render_head()
+        self.load_curves(list(self.run_ids), self.request("curves"))
+
+    @work(thread=True, exclusive=True, group="drift-curves")
+    def load_curves(self, run_ids: list[str], token: int) -> None:
+        from vdbench.tui.data import drift_curves
+
+        runs = {r.run_id: r for r in (self.vapp.overview.runs if self.vapp.overview else [])}
+        done: list = []
+        for i, run_id in enumerate(run_ids):
+            def one(b, run_id=run_id, done=done, last=i == len(run_ids) - 1):
+                done.append(drift_curves(b.ts, b.cache, runs[run_id]))
+                return list(done), last
+            self.deliver("curves", token, one)
+
+    def show_curves(self, value: tuple[list[DriftCurves], bool]) -> None:
+        self.curves, self.done = value
+        self._render_head()
+        usable = [c for c in self.curves if not c.values.empty]
+        if not usable:
+            if self.done:
+                p = self.curves[0].problem if self.curves and self.curves[0].problem else None
+                from vdbench.tui.data import Problem
+
+                self.show_problem(p or Problem("Nothing to plot", "no judged checkpoints"))
+            return
+        self.clear_problem()
+        self._fill_table()
+        self._render_plot()
+
+    def _render_head(self) -> None:
+        label = "stages of the lineage" if self.mode == "lineage" else "runs side by side"
+        head = Text.assemble((f"{self.stance} ", "bold"), (GLYPH[self.stance], ""),
+                             f" over training · {label}: ", (" vs ".join(self.run_ids) or "–", "bold"))
+        if not self.done and self.run_ids:
+            head.append(f"  computing {len(self.curves)}/{len(self.run_ids)}…", style="italic")
+        problems = [c.problem.title for c in self.curves if c.problem]
+        if problems:
+            head.append("\n⚠ " + "; ".join(problems), style="yellow")
+        self.query_one("#drift-head", Static).update(head)
+        self.query_one("#drift-legend", Static).update(run_legend(self.run_ids))
+
+    def _topics(self) -> list[str]:
+        from vdbench.tui.data import ALL_TOPICS
+
+        topics = {t for c in self.curves if not c.values.empty for t in c.values["topic"].unique()}
+        return [ALL_TOPICS, *sorted(topics - {ALL_TOPICS})] if topics else []
+
+    def _fill_table(self) -> None:
+        from vdbench.tui.data import ALL_TOPICS
+
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear(columns=True)
+        table.add_column("topic", key="topic", width=14)
+        for i, run_id in enumerate(self.run_ids):
+            table.add_column(f"{RUN_MARKS[i % len(RUN_MARKS)][0]} {run_id[:8]} M  η", key=run_id)
+        for topic in self._topics():
+            cells = []
+            for run_id in self.run_ids:
+                c = next((c for c in self.curves if c.run.run_id == run_id), None)
+                cells.append(self._cell(c, topic))
+            name = "all topics" if topic == ALL_TOPICS else topic[:14]
+            table.add_row(name, *cells, key=topic)
+        if table.row_count:
+            table.move_cursor(row=min(keep or 0, table.row_count - 1))
+
+    def _cell(self, c: DriftCurves | None, topic: str) -> Text | str:
+        if c is None:
+            return Text("…", style="dim")
+        if c.drift.empty or c.values["step"].nunique() < 2:
+            return Text("1 ckpt" if not c.values.empty else "–", style="dim")
+        row = c.drift[(c.drift["topic"] == topic) & (c.drift["stance"] == self.stance)]
+        if row.empty:
+            return "–"
+        r = row.iloc[0]
+        return Text(f"{r['M']:+.2f} {r['eta']:.2f}{ARROW[r['direction']]}",
+                    style="bold" if bool(r["dominant"]) else "")
+
+    def _selected_topic(self) -> str | None:
+        topics = self._topics()
+        table = self.query_one(DataTable)
+        if not topics:
+            return None
+        return topics[min(table.cursor_row, len(topics) - 1)]
+
+    @on(DataTable.RowHighlighted, "#drift-table")
+    def _render_plot(self) -> None:
+        topic = self._selected_topic()
+        plot = self.query_one("#drift-plot", Static)
+        if topic is None:
+            plot.update("")
+            return
+        series = []
+        segments = []
+        n = len(self.run_ids)
+        for i, run_id in enumerate(self.run_ids):
+            c = next((c for c in self.curves if c.run.run_id == run_id), None)
+            offset, scale = (i / n, 1 / n) if self.mode == "lineage" else (0.0, 1.0)
+            if self.mode == "lineage":
+                segments.append((offset, run_id))
+            if c is None or c.values.empty:
+                continue
+            v = c.values[c.values["topic"] == topic].sort_values("step")
+            points = [(offset + scale * float(f), float(y))
+                      for f, y in zip(v["fraction"], v[f"v_{self.stance}"], strict=True)]
+            eta = band = None
+            d = c.drift[(c.drift["topic"] == topic) & (c.drift["stance"] == self.stance)] \
+                if not c.drift.empty else c.drift
+            if len(d) and len(points) > 1 and d.iloc[0]["direction"] != "flat":
+                eta = offset + scale * float(d.iloc[0]["eta"])
+                band = (float(d.iloc[0]["ci_lo"]), float(d.iloc[0]["ci_hi"]))
+            series.append(PlotSeries(run_id, points, mark=i, eta=eta, band=band))
+        width = self.size.width or 80
+        height = max(4, (self.query_one("#drift-plot").size.height or 9) - 1)
+        lines = drift_plot(series, width, height, segments)
+        text = Text("\n").join(lines)
+        plot.update(text)
+
+    def on_resize(self) -> None:
+        if self.curves:
+            self._render_plot()
+
+    def action_stance(self, stance: str) -> None:
+        self.stance = stance
+        self._render_head()
+        if self.curves:
+            self._fill_table()
+            self._render_plot()
+
+    def action_toggle_mode(self) -> None:
+        self.mode = "lineage" if self.mode == "algorithms" else "algorithms"
+        self.reload()
+
+    def export_frame(self) -> tuple[str, pd.DataFrame] | None:
+        import pandas as pd
+
+        parts = []
+        for c in self.curves:
+            if c.drift.empty:
+                continue
+            d = c.drift.copy()
+            d.insert(0, "run_id", c.run.run_id)
+            d.insert(1, "judge_id", c.series.judge_id)
+            parts.append(d)
+        if not parts:
+            return None
+        return f"drift-{'-'.join(self.run_ids)}", pd.concat(parts, ignore_index=True)

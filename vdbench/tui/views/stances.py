@@ -1,0 +1,237 @@
+"""Stances: per-topic stacked support/neutral/oppose bars with CIs at one checkpoint,
+scrubbed with ←/→ or the slider; output health of the same checkpoint beside them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+
+from vdbench.tui.render import STANCES, legend, pct_ci, stacked_bar
+from vdbench.tui.views.base import View
+from vdbench.tui.widgets import CheckpointSlider, Notice, ScrubTable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vdbench.tui.data import RunSeries, StanceSnapshot
+
+
+def health_line(health: dict | None, width: int = 80) -> Text:
+    """`output health: 98% ok · empty 0% · truncated 1% ...` with ⚠ when 10%+ are unhealthy."""
+    if not health:
+        return Text("output health: no samples at this checkpoint", style="dim")
+    bad = float(health.get("unhealthy") or 0.0)
+    text = Text("output health ")
+    text.append("⚠ " if bad >= 0.10 else "✓ ", style="bold red" if bad >= 0.10 else "green")
+    text.append(f"{(1 - bad) * 100:.0f}% ok", style="bold" if bad >= 0.10 else "")
+    for key, short in (("empty", "empty"), ("truncated", "trunc"), ("repetitive", "repet"),
+                       ("degenerate", "degen")):
+        text.append(f" · {short} {float(health.get(key) or 0) * 100:.0f}%")
+    text.append(f" · {int(health.get('n_samples') or 0):,} samples", style="dim")
+    text.truncate(width)
+    return text
+
+
+class StancesView(View):
+    name_ = "stances"
+    BINDINGS = [
+        Binding("left", "scrub(-1)", "◀ ckpt"),
+        Binding("right", "scrub(1)", "ckpt ▶"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.series: RunSeries | None = None
+        self.snapshot: StanceSnapshot | None = None
+        self.index = 0
+        self._follow = True  # at the last checkpoint: follow new ones as they arrive
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="stance-head", classes="head")
+        with Horizontal(id="stance-scrub"):
+            yield CheckpointSlider(id="stance-slider")
+            yield Static("", id="stance-pos")
+        yield Static(legend(), id="stance-legend", classes="dim-line")
+        yield Notice()
+        yield ScrubTable(id="stance-table", cursor_type="row")
+        yield Static("", id="stance-health")
+        yield Static("", id="stance-detail", classes="detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(ScrubTable)
+        table.add_column("topic", key="topic", width=14)
+        table.add_column("support ▒ neutral ░ oppose", key="bar")
+        for s in STANCES:
+            table.add_column(f"{s[0].upper()} %±CI", key=s, width=6)
+
+    def focus_main(self) -> None:
+        self.query_one(ScrubTable).focus()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        run_id = self.vapp.selected_run
+        if run_id is None:
+            self._no_run()
+            return
+        self.load_series(run_id, self.request("series"))
+
+    def _no_run(self) -> None:
+        from vdbench.tui.data import Problem
+
+        self.series = None
+        self.query_one(ScrubTable).clear()
+        self.query_one("#stance-head", Static).update("")
+        self.show_problem(Problem("No run to show", "this store has no runs yet",
+                                  "runs appear here live as training or sampling writes them"))
+
+    @work(thread=True, exclusive=True, group="stances-series")
+    def load_series(self, run_id: str, token: int) -> None:
+        from vdbench.tui.data import load_series
+
+        self.deliver("series", token, lambda b: load_series(b.ts, run_id))
+
+    @work(thread=True, exclusive=True, group="stances-snapshot")
+    def load_snapshot(self, series: RunSeries, index: int, token: int) -> None:
+        from vdbench.tui.data import stance_snapshot
+
+        self.deliver("snapshot", token, lambda b: stance_snapshot(b.ts, b.cache, series, index))
+
+    def show_series(self, series: RunSeries) -> None:
+        previous = self.series
+        self.series = series
+        n = len(series.checkpoints)
+        run = next((r for r in (self.vapp.overview.runs if self.vapp.overview else [])
+                    if r.run_id == series.run_id), None)
+        lineage = ""
+        if run is not None and run.parent_run:
+            lineage = f" ← {run.parent_run}" + (f":{run.parent_step}" if run.parent_step is not None else "")
+        head = Text.assemble((series.run_id, "bold"),
+                             f" · {run.stage}/{run.algorithm}{lineage}" if run else "",
+                             f" · judge {series.judge_id or '–'}",
+                             (f" · {self.vapp.confidence:.0%} CI, {self.vapp.n_boot} boot", "dim"))
+        self.query_one("#stance-head", Static).update(head)
+        if n == 0:
+            self.show_problem(series.problem)  # type: ignore[arg-type]
+            self.query_one(ScrubTable).clear()
+            self.query_one(CheckpointSlider).set_points([], 0)
+            self.query_one("#stance-pos", Static).update("")
+            self.query_one("#stance-health", Static).update("")
+            return
+        same_run = previous is not None and previous.run_id == series.run_id
+        if not same_run or self._follow:
+            self.index = n - 1
+        self.index = min(self.index, n - 1)
+        self.query_one(CheckpointSlider).set_points([c.fraction for c in series.checkpoints], self.index)
+        self._show_position()
+        self._request_snapshot()
+
+    def _request_snapshot(self) -> None:
+        if self.series is not None and self.series.checkpoints:
+            self.load_snapshot(self.series, self.index, self.request("snapshot"))
+
+    def _show_position(self) -> None:
+        if self.series is None or not self.series.checkpoints:
+            return
+        ckpt = self.series.checkpoints[self.index]
+        n = len(self.series.checkpoints)
+        pos = f" step {ckpt.step}/{ckpt.total_steps} · {ckpt.fraction:.0%} · {self.index + 1}/{n}"
+        if n == 1:
+            pos += " (only checkpoint)"
+        self.query_one("#stance-pos", Static).update(pos)
+        self.query_one(CheckpointSlider).index = self.index
+
+    def show_snapshot(self, snap: StanceSnapshot) -> None:
+        from vdbench.tui.data import ALL_TOPICS, Problem
+
+        self.snapshot = snap
+        table = self.query_one(ScrubTable)
+        self.query_one("#stance-health", Static).update(health_line(snap.health, self.size.width or 80))
+        series = self.series
+        if series is not None and series.problem is not None:
+            self.show_problem(series.problem)
+            table.clear()
+            self._detail()
+            return
+        if snap.values.empty:
+            table.clear()
+            self.show_problem(Problem(
+                f"step {snap.checkpoint.step} has no judgments yet",
+                f"run {snap.run_id}: this checkpoint's samples are not judged by {snap.judge_id}",
+                f"judge them: vdbench judge run --db DB --run {snap.run_id}"))
+            self._detail()
+            return
+        self.clear_problem()
+        keep = table.cursor_row
+        table.clear()
+        width = max(10, (self.size.width or 80) - 46)
+        table.columns["bar"].width = width  # type: ignore[index]
+        for row in snap.values.itertuples(index=False):
+            r = row._asdict()
+            values = [r[f"v_{s}"] for s in STANCES]
+            name = Text("all topics" if r["topic"] == ALL_TOPICS else r["topic"][:14],
+                        style="bold" if r["topic"] == ALL_TOPICS else "")
+            cells = [pct_ci(r[f"v_{s}"], r[f"{s}_lo"], r[f"{s}_hi"]) for s in STANCES]
+            table.add_row(name, stacked_bar(values, width), *cells, key=r["topic"])
+        table.move_cursor(row=min(keep or 0, table.row_count - 1))
+        self._detail()
+
+    @on(DataTable.RowHighlighted, "#stance-table")
+    def _detail(self) -> None:
+        detail = self.query_one("#stance-detail", Static)
+        snap = self.snapshot
+        table = self.query_one(ScrubTable)
+        if snap is None or snap.values.empty or table.row_count == 0:
+            detail.update("")
+            return
+        r = snap.values.iloc[min(table.cursor_row, len(snap.values) - 1)]
+        text = Text(f"{r['topic']}: ", style="bold")
+        for s in STANCES:
+            text.append(f"{s[0].upper()} {r[f'v_{s}']:.3f} [{r[f'{s}_lo']:.3f}–{r[f'{s}_hi']:.3f}]  ")
+        text.append(f"{int(r['n_prompts'])} prompts, {int(r['n_samples'])} samples", style="dim")
+        detail.update(text)
+
+    # -- scrubbing ------------------------------------------------------------------------
+
+    def scrub_to(self, index: int) -> None:
+        if self.series is None or not self.series.checkpoints:
+            return
+        n = len(self.series.checkpoints)
+        index = max(0, min(n - 1, index))
+        self._follow = index == n - 1
+        if index == self.index and self.snapshot is not None and self.snapshot.index == index:
+            return
+        self.index = index
+        self._show_position()
+        self._request_snapshot()
+
+    def action_scrub(self, delta: int) -> None:
+        self.scrub_to(self.index + delta)
+
+    @on(ScrubTable.Scrub)
+    def _table_scrub(self, message: ScrubTable.Scrub) -> None:
+        if message.to is not None:
+            n = len(self.series.checkpoints) if self.series else 0
+            self.scrub_to(message.to % max(1, n))
+        else:
+            self.scrub_to(self.index + (message.delta or 0))
+
+    @on(CheckpointSlider.Moved)
+    def _slider_moved(self, message: CheckpointSlider.Moved) -> None:
+        self.scrub_to(message.index)
+
+    def export_frame(self) -> tuple[str, pd.DataFrame] | None:
+        snap = self.snapshot
+        if snap is None or snap.values.empty:
+            return None
+        frame = snap.values.copy()
+        frame.insert(0, "run_id", snap.run_id)
+        frame.insert(1, "judge_id", snap.judge_id)
+        frame["total_steps"] = snap.checkpoint.total_steps
+        return f"stances-{snap.run_id}-step{snap.checkpoint.step}", frame
