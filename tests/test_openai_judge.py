@@ -408,9 +408,12 @@ def test_real_server_gives_valid_probabilities(llama_server: str, no_key: None) 
     for score in scores:
         p = [score.p_support, score.p_neutral, score.p_oppose]
         assert all(0 <= x <= 1 for x in p) and sum(p) == pytest.approx(1)
-    # The server really returns top_logprobs for such a request (what the parser reads).
-    raw = httpx.post(f"{llama_server}/chat/completions", json=body, timeout=60).json()
-    assert len(raw["choices"][0]["logprobs"]["content"][0]["top_logprobs"]) >= 20
+    # The server returns top_logprobs because the request asks for them, and only then.
+    asked = httpx.post(f"{llama_server}/chat/completions", json=body, timeout=60).json()
+    assert asked["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    plain = {**body, "logprobs": False, "top_logprobs": None}
+    unasked = httpx.post(f"{llama_server}/chat/completions", json=plain, timeout=60).json()
+    assert unasked["choices"][0].get("logprobs") is None
 
 
 @pytest.mark.gguf

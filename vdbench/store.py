@@ -61,10 +61,8 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """Where the migration files live: the repo's storage/ or the installed copy."""
-    repo = Path(__file__).resolve().parents[1] / "storage" / "migrations"
-    if repo.is_dir():
-        return repo
+    """Where the migration files live: storage/migrations, reached through the package's
+    ``_migrations`` link so editable and wheel installs find the same files."""
     return Path(str(resources.files("vdbench") / "_migrations"))
 
 
@@ -268,7 +266,10 @@ def ingest_parquet(store: Store, table: str, files: list[Path]) -> int:
     with store.write() as con:
         for file in files:
             try:
-                added += insert_arrow(con, table, con.read_parquet(str(file)).to_arrow_table())
+                rows = con.read_parquet(str(file)).to_arrow_table()
+                added += insert_arrow(con, table, rows)
             except duckdb.Error as exc:
-                raise StoreError(f"cannot ingest: {exc}", where=str(file)) from exc
+                # the whole ingest is one transaction: a bad shard leaves nothing half-loaded
+                raise StoreError(f"cannot ingest into {table}: {exc}", where=str(file),
+                                 hint="shards must have the store table's columns") from exc
     return added

@@ -102,6 +102,8 @@ class StancePrompt:
             path = resolve_model_path(manifest_path, str(manifest["template"]))
             try:
                 template = path.read_text("utf-8")
+                # One final newline is an editor's, not part of the prompt.
+                template = template[:-1] if template.endswith("\n") else template
             except (OSError, UnicodeDecodeError) as exc:
                 raise JudgeError(f"cannot read the judge template: {exc}", where=str(path),
                                  hint="'template' in the manifest names a text file next to it") from None

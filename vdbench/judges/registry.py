@@ -30,10 +30,7 @@ BACKENDS = {
 
 
 def judge_models_dir() -> Path:
-    """The repo's judge_models/ (editable install) or the installed copy."""
-    repo = Path(__file__).resolve().parents[2] / "judge_models"
-    if repo.is_dir():
-        return repo
+    """judge_models/, reached through the package's ``_judge_models`` link (editable or wheel)."""
     return Path(str(resources.files("vdbench") / "_judge_models"))
 
 

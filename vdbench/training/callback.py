@@ -17,11 +17,9 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,48 +27,20 @@ from transformers import TrainerCallback
 
 from vdbench.evalsets.model import EvalSet
 from vdbench.runs import RunSpec, SampleRecord, done_steps, register_run, write_checkpoint
-from vdbench.store import Store, stable_id
+from vdbench.store import Store
 from vdbench.training import distributed
 from vdbench.training.config import DriftConfig
-from vdbench.training.generation import Generation, GenerationSettings, sample_prompts
+from vdbench.training.judging import InlineJudge
+from vdbench.training.generation import (
+    Generation,
+    GenerationSettings,
+    forked_rng,
+    sample_prompts,
+    step_seed,
+)
 from vdbench.training.schedule import checkpoint_schedule
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def forked_rng(seed: int) -> Iterator[None]:
-    """Run the block with all RNGs seeded from `seed`; restore every RNG state afterwards.
-
-    Covers python `random`, numpy's global RNG, torch's CPU generator and the current
-    CUDA device's generator.
-    """
-    import numpy as np
-    import torch
-
-    py_state = random.getstate()
-    np_state = np.random.get_state()
-    cpu_state = torch.random.get_rng_state()
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    cuda_state = torch.cuda.get_rng_state() if cuda else None
-    try:
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        torch.random.default_generator.manual_seed(seed)
-        if cuda:
-            torch.cuda.manual_seed(seed)  # current device only, like the state saved above
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.random.set_rng_state(cpu_state)
-        if cuda_state is not None:
-            torch.cuda.set_rng_state(cuda_state)
-
-
-def step_seed(seed: int, run_id: str, step: int) -> int:
-    """A per-checkpoint sampling seed: reproducible, different at every step."""
-    return stable_id("drift-seed", seed, run_id, step) & 0x7FFFFFFF
 
 
 class DriftCallback(TrainerCallback):
@@ -101,7 +71,7 @@ class DriftCallback(TrainerCallback):
         self.eval_set = eval_set
         self.config = config or DriftConfig()
         self.tokenizer = tokenizer
-        self.judge_spec = judge
+        self.judge = InlineJudge(judge) if judge is not None else None
         self.total_steps = total_steps
         self.checkpoint_paths = dict(checkpoint_paths or {})
         self.save_checkpoints = save_checkpoints
@@ -109,7 +79,6 @@ class DriftCallback(TrainerCallback):
         self.sampled: set[int] = set()
         self.seconds = 0.0  # wall time spent sampling, storing and judging (overhead)
         self.stored: dict[int, int] = {}  # step → samples newly stored (rank 0)
-        self._judge: Any = None
         self._sync = self.config.sync_generate
 
     # -- hooks -------------------------------------------------------------------------
@@ -199,27 +168,5 @@ class DriftCallback(TrainerCallback):
         )
         self.stored[step] = added
         log.info("stored %d samples of %s at step %d/%d", added, self.run.run_id, step, self.total_steps)
-        if self.judge_spec is not None:
-            self._judge_pending()
-
-    def _judge_pending(self, batch: int = 256) -> int:
-        """Score every unjudged sample of the run (this checkpoint and any left before)."""
-        from vdbench.judges.base import JudgeItem
-        from vdbench.judgments import unjudged_samples, write_judgments
-
-        if self._judge is None:
-            if isinstance(self.judge_spec, str):
-                from vdbench.judges.registry import load_judge
-
-                self._judge = load_judge(self.judge_spec)
-            else:
-                self._judge = self.judge_spec
-        judge = self._judge
-        total = 0
-        while True:
-            pending = unjudged_samples(self.store, self.run.run_id, judge.identity.judge_id, limit=batch)
-            if pending.empty:
-                return total
-            items = [JudgeItem(topic=r.topic, proposition=r.proposition, prompt=r.prompt,
-                               response=r.response) for r in pending.itertuples()]
-            total += write_judgments(self.store, judge.identity, pending, judge.score(items))
+        if self.judge is not None:
+            self.judge.judge_pending(self.store, self.run.run_id)

@@ -10,14 +10,52 @@ results are dropped, so no rank waits on a collective the others never reach.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vdbench.health import classify_health
+from vdbench.store import stable_id
 
 Prompt = str | Sequence[dict[str, str]]
+
+
+@contextlib.contextmanager
+def forked_rng(seed: int) -> Iterator[None]:
+    """Run the block with all RNGs seeded from `seed`; restore every RNG state afterwards.
+
+    Covers python `random`, numpy's global RNG, torch's CPU generator and the current
+    CUDA device's generator.
+    """
+    import numpy as np
+    import torch
+
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    cpu_state = torch.random.get_rng_state()
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    cuda_state = torch.cuda.get_rng_state() if cuda else None
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.manual_seed(seed)  # current device only, like the state saved above
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.random.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state)
+
+
+def step_seed(seed: int, run_id: str, step: int) -> int:
+    """A per-checkpoint sampling seed: reproducible, different at every step."""
+    return stable_id("drift-seed", seed, run_id, step) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

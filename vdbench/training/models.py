@@ -68,7 +68,7 @@ def _known_model_type(model_type: str | None) -> bool:
 
 
 def check_model_dir(path: str | Path, *, trust_remote_code: bool = False,
-                    require_weights: bool = True) -> ModelDir:
+                    require_weights: bool = True, require_tokenizer: bool = True) -> ModelDir:
     """Validate a local model directory without loading it; raise InputError if unusable.
 
     Checks: it is a directory, has config.json, weights and tokenizer files, and does not
@@ -89,11 +89,12 @@ def check_model_dir(path: str | Path, *, trust_remote_code: bool = False,
         raise InputError("no weights (*.safetensors or *.bin) in the model directory", where=str(path))
     tokenizer_config = path / "tokenizer_config.json"
     tok_cfg = _read_json(tokenizer_config) if tokenizer_config.exists() else {}
-    if not any((path / f).exists() for f in TOKENIZER_FILES):
+    if require_tokenizer and not any((path / f).exists() for f in TOKENIZER_FILES):
         raise InputError(
             "no tokenizer in the model directory (none of "
             f"{', '.join(TOKENIZER_FILES)})", where=str(path),
-            hint="save the tokenizer next to the model: tokenizer.save_pretrained(DIR)",
+            hint="save the tokenizer next to the model (tokenizer.save_pretrained(DIR))"
+            " or pass --tokenizer DIR where the command offers it",
         )
     model_type = config.get("model_type")
     needs_code = bool(config.get("auto_map")) or bool(tok_cfg.get("auto_map")) or not _known_model_type(model_type)
@@ -162,10 +163,13 @@ def load_causal_lm(path: str | Path, *, trust_remote_code: bool = False, dtype: 
 
 
 def load_model_and_tokenizer(path: str | Path, *, trust_remote_code: bool = False,
-                             dtype: str | None = None, device: str | None = None):
-    """check_model_dir + tokenizer + model; pad ids agree between them."""
-    check_model_dir(path, trust_remote_code=trust_remote_code)
-    tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
+                             dtype: str | None = None, device: str | None = None,
+                             tokenizer_path: str | Path | None = None):
+    """check_model_dir + tokenizer (from `tokenizer_path` if given) + model; pad ids agree."""
+    check_model_dir(path, trust_remote_code=trust_remote_code, require_tokenizer=tokenizer_path is None)
+    if tokenizer_path is not None:
+        check_model_dir(tokenizer_path, trust_remote_code=trust_remote_code, require_weights=False)
+    tokenizer = load_tokenizer(tokenizer_path or path, trust_remote_code=trust_remote_code)
     model = load_causal_lm(path, trust_remote_code=trust_remote_code, dtype=dtype, device=device)
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id

@@ -204,13 +204,13 @@ def drift_plot(series: Sequence[PlotSeries], width: int, height: int,
     return lines
 
 
-def run_legend(labels: Sequence[str]) -> Text:
+def run_legend(labels: Sequence[str], band_of: str | None = None) -> Text:
     text = Text()
     for i, label in enumerate(labels):
         point, _ = RUN_MARKS[i % len(RUN_MARKS)]
         text.append(point, Style(color=RUN_COLOURS[i % len(RUN_COLOURS)], bold=True))
         text.append(f" {label}  ")
-    text.append("┊ η drift time  · CI of extreme", style="dim")
+    text.append("┊ η  · CI of extreme" + (f" ({band_of})" if band_of else ""), style="dim")
     return text
 
 

@@ -48,8 +48,8 @@ class ScrubTable(DataTable):
     """A row-cursor table whose ←/→/Home/End scrub checkpoints instead of moving columns."""
 
     BINDINGS = [
-        Binding("left", "scrub(-1)", "◀ ckpt", show=False),
-        Binding("right", "scrub(1)", "ckpt ▶", show=False),
+        Binding("left", "scrub(-1)", "◀ ckpt"),
+        Binding("right", "scrub(1)", "ckpt ▶"),
         Binding("home", "scrub_to(0)", "first", show=False),
         Binding("end", "scrub_to(-1)", "last", show=False),
     ]

@@ -104,10 +104,12 @@ class AuditView(View):
             if d is None:
                 continue
             judged = len(d.margins)
-            head.append(f"{slot}: ", style="bold")
+            head.append(f"{slot} ", style="bold")
             head.append(f"{d.dataset_id}", style="bold")
-            head.append(f" ({d.format}, {judged}/{d.n_pairs} judged)  ")
-        head.append("a/b: change", style="dim")
+            head.append(f" ({d.format}, {judged}/{d.n_pairs} pairs judged) · "
+                        if slot == "A" and self.data.get("B") is None else
+                        f" ({d.format}, {judged}/{d.n_pairs}) · ")
+        head.append("a/b change", style="dim")
         self.query_one("#audit-head", Static).update(head)
         self._fill_table()
         self._render_hists()
@@ -168,16 +170,16 @@ class AuditView(View):
             m = d.margins if topic in (None, ALL_TOPICS) else d.margins[d.margins["topic"] == topic]
             s = self.summary[slot]
             row = s[s["topic"] == (topic or ALL_TOPICS)]
-            title = Text(f"{slot} {d.dataset_id[:16]} · {('all' if topic in (None, ALL_TOPICS) else topic)[:14]}\n",
-                         style="bold")
+            scope = "all topics" if topic in (None, ALL_TOPICS) else topic
+            title = Text(f"{slot} {d.dataset_id[:16]} · {scope[:14]} · n {len(m)}\n", style="bold")
             if row.empty or m.empty:
                 panel.update(title + Text("no judged pairs on this topic", style="dim"))
                 continue
             r = row.iloc[0]
-            title.append(f"n {int(r['n'])} · Δ̄ {r['mean_delta']:+.2f} · |Δ| {r['mean_abs_delta']:.2f} · "
-                         f"flip {r['flip_rate']:.0%} · JS {r['js']:.2f}\n", style="")
+            title.append(f"Δ̄ {r['mean_delta']:+.2f} |Δ| {r['mean_abs_delta']:.2f} "
+                         f"flip {r['flip_rate']:.0%} JS {r['js']:.2f}\n", style="")
             counts, _ = delta_histogram(m["delta"].to_numpy(), N_BINS)
-            height = max(2, (panel.size.height or 7) - 3)
+            height = max(2, (panel.size.height or 9) - 3)
             lines = histogram(list(counts), height)
             body = Text("\n").join([Text(" ") + line for line in lines])
             panel.update(title + body + Text("\n ") + delta_axis(N_BINS))

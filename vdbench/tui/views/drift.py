@@ -119,7 +119,7 @@ class DriftView(View):
         if problems:
             head.append("\n⚠ " + "; ".join(problems), style="yellow")
         self.query_one("#drift-head", Static).update(head)
-        self.query_one("#drift-legend", Static).update(run_legend(self.run_ids))
+        self.query_one("#drift-legend", Static).update(run_legend(self.run_ids, self._band_run()))
 
     def _topics(self) -> list[str]:
         from vdbench.tui.data import ALL_TOPICS
@@ -190,13 +190,20 @@ class DriftView(View):
                 if not c.drift.empty else c.drift
             if len(d) and len(points) > 1 and d.iloc[0]["direction"] != "flat":
                 eta = offset + scale * float(d.iloc[0]["eta"])
-                band = (float(d.iloc[0]["ci_lo"]), float(d.iloc[0]["ci_hi"]))
+                # One band keeps the plot readable: the selected run's (or the first run's).
+                if run_id == self._band_run():
+                    band = (float(d.iloc[0]["ci_lo"]), float(d.iloc[0]["ci_hi"]))
             series.append(PlotSeries(run_id, points, mark=i, eta=eta, band=band))
-        width = self.size.width or 80
-        height = max(4, (self.query_one("#drift-plot").size.height or 9) - 1)
+        width = plot.content_size.width or (self.size.width or 80) - 1
+        height = max(4, (plot.content_size.height or 10) - 1)
         lines = drift_plot(series, width, height, segments)
-        text = Text("\n").join(lines)
+        text = Text("\n", no_wrap=True, overflow="crop").join(lines)
         plot.update(text)
+
+    def _band_run(self) -> str | None:
+        if self.vapp.selected_run in self.run_ids:
+            return self.vapp.selected_run
+        return self.run_ids[0] if self.run_ids else None
 
     def on_resize(self) -> None:
         if self.curves:

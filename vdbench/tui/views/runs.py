@@ -30,7 +30,6 @@ def _when(value: object) -> str:
 class RunsView(View):
     name_ = "runs"
     BINDINGS = [
-        Binding("enter", "open", "Stances", show=True),
         Binding("space", "mark", "Compare", show=True),
         Binding("d", "drift", "Drift", show=True),
     ]
@@ -56,7 +55,7 @@ class RunsView(View):
 
     def show_overview(self, overview: Overview | None) -> None:
         table = self.query_one(DataTable)
-        keep = table.cursor_row
+        keep = table.cursor_row if table.row_count else None
         table.clear()
         if overview is None:
             return
@@ -112,6 +111,7 @@ class RunsView(View):
             (f"hparams {hp}", "dim"), "\n",
             (f"judges: {run.judges or 'none yet'}", "dim")))
 
+    @on(DataTable.RowSelected, "#runs-table")
     def action_open(self) -> None:
         run = self._highlighted()
         if run is not None:

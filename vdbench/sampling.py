@@ -1,0 +1,238 @@
+"""Sample checkpoints trained anywhere (verl, OpenRLHF, any Trainer): checkpoints → samples.
+
+Point at model directories, or at training output directories holding `checkpoint-*`;
+each checkpoint's step and the run's total steps come from its `trainer_state.json`, else
+from the directory name (`checkpoint-STEP`) or the caller's `steps`. Each checkpoint's
+samples are stored in one transaction, and checkpoints already stored are skipped, so a
+killed run resumes where it stopped. Under `torchrun` / `accelerate launch` the prompts
+are shared out across processes and rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vdbench.errors import InputError
+from vdbench.evalsets.model import EvalSet
+from vdbench.runs import RunSpec, SampleRecord, done_steps, register_run, write_checkpoint
+from vdbench.store import Store
+
+CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
+ENGINES = ("hf", "vllm")
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """A model directory and where it sits in its training run."""
+
+    path: Path
+    step: int
+    total_steps: int
+
+
+def _trainer_state(path: Path) -> dict[str, Any]:
+    state_file = path / "trainer_state.json"
+    if not state_file.exists():
+        return {}
+    try:
+        state = json.loads(state_file.read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read trainer_state.json: {exc}", where=str(state_file)) from None
+    return state if isinstance(state, dict) else {}
+
+
+def _is_model_dir(path: Path) -> bool:
+    return (path / "config.json").exists()
+
+
+def expand_checkpoint_args(args: Sequence[str]) -> list[Path]:
+    """Model directories named by `args`: globs expanded, training dirs → their checkpoint-*."""
+    out: list[Path] = []
+    for arg in args:
+        matches = sorted(glob.glob(arg)) if glob.has_magic(arg) else [arg]
+        if not matches:
+            raise InputError(f"no checkpoint matches {arg!r}")
+        for match in map(Path, matches):
+            if not match.exists():
+                raise InputError("checkpoint directory not found", where=str(match))
+            if _is_model_dir(match):
+                out.append(match)
+                continue
+            children = sorted((c for c in match.iterdir() if c.is_dir() and CHECKPOINT_NAME.match(c.name)),
+                              key=lambda c: int(CHECKPOINT_NAME.match(c.name).group(1)))  # type: ignore[union-attr]
+            if not children:
+                raise InputError("neither a model directory (config.json) nor a directory of checkpoint-*",
+                                 where=str(match))
+            out.extend(children)
+    return out
+
+
+def discover_checkpoints(args: Sequence[str], steps: Sequence[int] | None = None,
+                         total_steps: int | None = None) -> list[CheckpointRef]:
+    """Checkpoints with step and total, sorted by step.
+
+    Step: `steps` (one per checkpoint, in order) if given, else trainer_state.json's
+    global_step, else the `checkpoint-STEP` name. Total: `total_steps`, else
+    trainer_state.json's max_steps, else the largest step found.
+    """
+    paths = expand_checkpoint_args(args)
+    if steps is not None and len(steps) != len(paths):
+        raise InputError(f"--steps gives {len(steps)} steps for {len(paths)} checkpoints",
+                         hint="give one step per checkpoint, in the order the checkpoints are listed: "
+                         + ", ".join(p.name for p in paths))
+    found: list[tuple[Path, int, int | None]] = []
+    for i, path in enumerate(paths):
+        state = _trainer_state(path)
+        if steps is not None:
+            step = int(steps[i])
+        elif isinstance(state.get("global_step"), int):
+            step = state["global_step"]
+        elif (match := CHECKPOINT_NAME.match(path.name)) is not None:
+            step = int(match.group(1))
+        else:
+            raise InputError("cannot tell which training step this checkpoint is", where=str(path),
+                             hint="pass --steps (one per checkpoint), or keep trainer_state.json")
+        total = state.get("max_steps") if isinstance(state.get("max_steps"), int) else None
+        found.append((path, step, total))
+    by_step: dict[int, Path] = {}
+    for path, step, _ in found:
+        if step in by_step:
+            raise InputError(f"two checkpoints claim step {step}: {by_step[step]} and {path}")
+        by_step[step] = path
+    largest = max(step for _, step, _ in found)
+    totals = [t for _, _, t in found if t]
+    total = total_steps or (max(totals) if totals else None) or largest or 1
+    if largest > total:
+        raise InputError(f"checkpoint step {largest} is past the run's total of {total} steps",
+                         hint="pass --total-steps")
+    return sorted((CheckpointRef(p, s, total) for p, s, _ in found), key=lambda c: c.step)
+
+
+def require_engine(engine: str) -> None:
+    """InputError unless `engine` can run here (vLLM is an optional extra)."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}", hint=f"one of {', '.join(ENGINES)}")
+    if engine == "vllm":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise InputError("--engine vllm needs vLLM, which is not installed",
+                             hint="pip install 'vdbench[vllm]' on a GPU machine, or use --engine hf")
+
+
+def _sample_vllm(ref: CheckpointRef, eval_set: EvalSet, cfg, *, tokenizer_path, trust_remote_code, seed):
+    """K samples per prompt with vLLM (rank 0 only; vLLM does its own parallelism)."""
+    from vllm import LLM, SamplingParams  # type: ignore[import-not-found]
+
+    from vdbench.health import classify_health
+    from vdbench.training.generation import Generation, render_prompt
+
+    llm = LLM(model=str(ref.path), tokenizer=str(tokenizer_path or ref.path),
+              trust_remote_code=trust_remote_code, seed=seed)
+    tokenizer = llm.get_tokenizer()
+    prompts = [{"prompt_token_ids": render_prompt(tokenizer, p.text)} for p in eval_set.prompts]
+    params = SamplingParams(n=cfg.samples_per_prompt, temperature=cfg.temperature, top_p=cfg.top_p,
+                            max_tokens=cfg.max_new_tokens, seed=seed)
+    out = []
+    for index, result in enumerate(llm.generate(prompts, params)):
+        for k, completion in enumerate(result.outputs):
+            hit = completion.finish_reason == "length"
+            text = completion.text.strip()
+            out.append(Generation(index, k, text, len(completion.token_ids), hit, classify_health(text, hit)))
+    return out
+
+
+def sample_checkpoints(
+    store: Store, run: RunSpec, checkpoints: Sequence[CheckpointRef], eval_set: EvalSet, cfg, *,
+    engine: str = "hf", tokenizer_path: str | Path | None = None, trust_remote_code: bool = False,
+    dtype: str | None = None, judge: Any = None, quiet: bool = False,
+) -> dict[str, Any]:
+    """Sample every checkpoint not yet stored for `run`; returns a summary.
+
+    `cfg` is a DriftConfig (samples per prompt, temperature, max new tokens, batch, seed).
+    Every process calls this; rank 0 registers, writes and judges.
+    """
+    from vdbench.training import distributed
+    from vdbench.training.judging import InlineJudge
+    from vdbench.training.generation import GenerationSettings, forked_rng, sample_prompts, step_seed
+    from vdbench.training.models import check_model_dir, load_model_and_tokenizer
+
+    require_engine(engine)
+    for ref in checkpoints:  # every directory checked before the first model loads
+        check_model_dir(ref.path, trust_remote_code=trust_remote_code,
+                        require_tokenizer=tokenizer_path is None)
+    device = None
+    if distributed.world_size() > 1 or _has_cuda():
+        from accelerate import PartialState
+
+        device = PartialState().device  # initialises the process group under torchrun
+    main = distributed.is_main()
+    done: set[int] = set()
+    if main:
+        from vdbench.evalsets.stored import register_eval_set
+
+        register_eval_set(store, eval_set)
+        run = register_run(store, run)
+        done = done_steps(store, run.run_id)
+    done = distributed.broadcast_object(done)
+    judging = InlineJudge(judge) if judge is not None else None
+    settings = GenerationSettings(samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature,
+                                  top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
+                                  batch_size=cfg.batch_size, seed=cfg.seed)
+    stored: dict[int, int] = {}
+    started = time.perf_counter()
+    for ref in checkpoints:
+        if ref.step in done:
+            continue
+        t0 = time.perf_counter()
+        if engine == "vllm":
+            generations = (_sample_vllm(ref, eval_set, cfg, tokenizer_path=tokenizer_path,
+                                        trust_remote_code=trust_remote_code,
+                                        seed=step_seed(cfg.seed, run.run_id, ref.step)) if main else [])
+            gathered = [generations] if main else None
+        else:
+            model, tokenizer = load_model_and_tokenizer(
+                ref.path, trust_remote_code=trust_remote_code, dtype=dtype or ("auto" if _has_cuda() else None),
+                device=str(device) if device is not None else None, tokenizer_path=tokenizer_path)
+            with forked_rng(step_seed(cfg.seed, run.run_id, ref.step)):
+                generations = sample_prompts(
+                    model, tokenizer, [p.text for p in eval_set.prompts], settings,
+                    rank=distributed.rank(), world_size=distributed.world_size(),
+                    synced_gpus=bool(cfg.sync_generate), device=device)
+            del model
+            gathered = distributed.gather_objects(generations)
+        if gathered is not None:
+            merged = sorted((g for part in gathered for g in part), key=lambda g: (g.prompt_index, g.sample_idx))
+            records = [SampleRecord(prompt_id=eval_set.prompts[g.prompt_index].prompt_id,
+                                    topic=eval_set.prompts[g.prompt_index].topic, sample_idx=g.sample_idx,
+                                    text=g.text, n_tokens=g.n_tokens, health=g.health) for g in merged]
+            stored[ref.step] = write_checkpoint(store, run.run_id, ref.step, ref.total_steps, str(ref.path),
+                                                eval_set.name, records, cfg.gen_settings())
+            if judging is not None:
+                judging.judge_pending(store, run.run_id)
+            if not quiet:
+                print(f"step {ref.step}/{ref.total_steps}: {stored[ref.step]} samples from {ref.path} "
+                      f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+        distributed.barrier()
+    return {
+        "run": run.run_id, "stage": run.stage, "eval_set": eval_set.name, "engine": engine,
+        "checkpoints": [{"path": str(c.path), "step": c.step, "total_steps": c.total_steps,
+                         "status": "stored" if c.step in stored else "already stored"}
+                        for c in checkpoints],
+        "samples_stored": int(sum(stored.values())),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
