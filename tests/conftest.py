@@ -18,7 +18,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 pytest_plugins = [
-    p for p in ("tests.fixtures.models", "tests.fixtures.stores", "tests.fixtures.tui_store")
+    p for p in ("tests.fixtures.models", "tests.fixtures.stores", "tests.fixtures.tui_store",
+              "tests.fixtures.training")
     if (Path(__file__).parent / "fixtures" / (p.rsplit(".", 1)[1] + ".py")).exists()
 ]
 

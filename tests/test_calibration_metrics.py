@@ -99,7 +99,8 @@ def test_ece_by_hand() -> None:
     assert bins[8]["accuracy"] == 0.5 and bins[8]["confidence"] == pytest.approx(0.9)
     # Two bins: (0, 0.5] holds the 0.45 row, (0.5, 1] the other three (acc 2/3, conf 0.8).
     assert expected_calibration_error(ECE_PROBS, ECE_REF, n_bins=2) == pytest.approx(
-        0.25 * 0.45 + 0.75 * abs(2 / 3 - 0.8))
+        0.25 * 0.45 + 0.75 * abs(2 / 3 - 0.8)
+    )
 
 
 def test_bins_are_right_closed_despite_float_rounding() -> None:
@@ -111,7 +112,9 @@ def test_bins_are_right_closed_despite_float_rounding() -> None:
 def test_nll_and_brier_by_hand() -> None:
     probs = [[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]
     ref = ["support", "oppose"]
-    assert negative_log_likelihood(probs, ref) == pytest.approx(-(math.log(0.5) + math.log(0.8)) / 2)
+    assert negative_log_likelihood(probs, ref) == pytest.approx(
+        -(math.log(0.5) + math.log(0.8)) / 2
+    )
     # (0.25 + 0.0625 + 0.0625) and (0.01 + 0.01 + 0.04)
     assert brier_score(probs, ref) == pytest.approx((0.375 + 0.06) / 2)
     assert math.isfinite(negative_log_likelihood([[1.0, 0.0, 0.0]], ["oppose"]))  # clipped
@@ -151,7 +154,9 @@ def test_temperature_scaling_recovers_overconfidence_and_lowers_nll_and_ece() ->
     assert params["T"] == pytest.approx(3.0, rel=0.12)
     fixed = apply_calibration(probs, params)
     assert negative_log_likelihood(fixed, labels) < negative_log_likelihood(probs, labels) - 0.1
-    assert expected_calibration_error(fixed, labels) < 0.5 * expected_calibration_error(probs, labels)
+    assert expected_calibration_error(fixed, labels) < 0.5 * expected_calibration_error(
+        probs, labels
+    )
     # Temperature never changes the argmax, so agreement is untouched.
     assert (fixed.argmax(axis=1) == probs.argmax(axis=1)).all()
 
@@ -182,16 +187,22 @@ def test_cross_validation_needs_enough_items() -> None:
 
 
 def test_calibrate_frame_replaces_probabilities_and_label_keeps_missing_rows() -> None:
-    frame = pd.DataFrame({
-        "topic": ["a", "a", "b"],
-        "p_support": [0.5, 0.2, np.nan], "p_neutral": [0.3, 0.3, np.nan],
-        "p_oppose": [0.2, 0.5, np.nan], "label": ["support", "oppose", None],
-    })
+    frame = pd.DataFrame(
+        {
+            "topic": ["a", "a", "b"],
+            "p_support": [0.5, 0.2, np.nan],
+            "p_neutral": [0.3, 0.3, np.nan],
+            "p_oppose": [0.2, 0.5, np.nan],
+            "label": ["support", "oppose", None],
+        }
+    )
     params = {"method": "vector", "scale": [1, 1, 1], "bias": [0, 5, 0]}
     out = calibrate_frame(frame, params)
     assert out["label"].tolist()[:2] == ["neutral", "neutral"]
     assert np.isnan(out.loc[2, "p_support"])
-    assert out[["p_support", "p_neutral", "p_oppose"]].iloc[:2].sum(axis=1).tolist() == pytest.approx([1, 1])
+    assert out[["p_support", "p_neutral", "p_oppose"]].iloc[:2].sum(
+        axis=1
+    ).tolist() == pytest.approx([1, 1])
     assert frame.loc[0, "label"] == "support"  # the input is not modified
     assert out["topic"].tolist() == ["a", "a", "b"]
 
@@ -200,10 +211,9 @@ def test_calibrate_frame_replaces_probabilities_and_label_keeps_missing_rows() -
 
 
 def test_stratified_sample_is_balanced_nested_and_deterministic() -> None:
-    frame = pd.DataFrame([
-        {"sample_id": i, "topic": f"t{i % 4}", "step": (i // 4) % 3 * 100}
-        for i in range(240)
-    ])  # 4 topics × 3 steps, 20 rows each
+    frame = pd.DataFrame(
+        [{"sample_id": i, "topic": f"t{i % 4}", "step": (i // 4) % 3 * 100} for i in range(240)]
+    )  # 4 topics × 3 steps, 20 rows each
     small = cal.stratified_sample(frame, 30, seed=7)
     big = cal.stratified_sample(frame, 90, seed=7)
     assert len(small) == 30 and len(big) == 90
@@ -229,8 +239,11 @@ def add_human_labels(path: Path, run: str, n: int, seed: int = 0) -> list[int]:
     """Human labels drawn from the synthetic judge's own (over-dispersed) probabilities."""
     store = Store(path)
     with store.read() as con:
-        rows = con.execute("SELECT sample_id, p_support, p_neutral, p_oppose FROM judgments "
-                           "WHERE run_id = ? ORDER BY sample_id LIMIT ?", [run, n]).fetchall()
+        rows = con.execute(
+            "SELECT sample_id, p_support, p_neutral, p_oppose FROM judgments "
+            "WHERE run_id = ? ORDER BY sample_id LIMIT ?",
+            [run, n],
+        ).fetchall()
     rng = np.random.default_rng(seed)
     stances = ["support", "neutral", "oppose"]
     labels = []
@@ -240,12 +253,16 @@ def add_human_labels(path: Path, run: str, n: int, seed: int = 0) -> list[int]:
         labels.append(stances[rng.choice(3, p=q / q.sum())])
     with store.write() as con:
         for (sid, *_), label in zip(rows, labels, strict=True):
-            con.execute("INSERT INTO reference_labels (source, sample_id, label) VALUES (?, ?, ?)",
-                        ["human:ann", sid, label])
+            con.execute(
+                "INSERT INTO reference_labels (source, sample_id, label) VALUES (?, ?, ?)",
+                ["human:ann", sid, label],
+            )
         # A second annotator on the first sample, disagreeing: the tie goes to the latest.
-        con.execute("INSERT INTO reference_labels (source, sample_id, label, created_at) VALUES "
-                    "(?, ?, ?, current_timestamp + INTERVAL 1 SECOND)",
-                    ["human:bob", rows[0][0], "oppose" if labels[0] != "oppose" else "support"])
+        con.execute(
+            "INSERT INTO reference_labels (source, sample_id, label, created_at) VALUES "
+            "(?, ?, ?, current_timestamp + INTERVAL 1 SECOND)",
+            ["human:bob", rows[0][0], "oppose" if labels[0] != "oppose" else "support"],
+        )
     return [r[0] for r in rows]
 
 
@@ -256,15 +273,29 @@ def test_human_reference_takes_the_majority_and_latest_on_ties(store_copy: Path)
     first = humans.set_index("sample_id").loc[ids[0]]
     assert first["n_annotators"] == 2
     with Store(store_copy).read() as con:
-        bob = con.execute("SELECT label FROM reference_labels WHERE source = 'human:bob'").fetchone()[0]
+        bob = con.execute(
+            "SELECT label FROM reference_labels WHERE source = 'human:bob'"
+        ).fetchone()[0]
     assert first["label"] == bob
     assert cal.human_reference(Store(store_copy), "dpo").empty
 
 
 def test_calibrate_against_human_labels_stores_and_applies_a_fit(store_copy: Path, capsys) -> None:
     add_human_labels(store_copy, "sft", 200)
-    rc = main(["calibrate", "--db", str(store_copy), "--run", "sft", "--reference", "human",
-               "--n", "120", "--json"])
+    rc = main(
+        [
+            "calibrate",
+            "--db",
+            str(store_copy),
+            "--run",
+            "sft",
+            "--reference",
+            "human",
+            "--n",
+            "120",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert out["reference"] == "human" and out["n_sampled"] == 120 and out["labels_written"] == 0
@@ -280,16 +311,48 @@ def test_calibrate_against_human_labels_stores_and_applies_a_fit(store_copy: Pat
     frame = pd.DataFrame({"p_support": [0.5], "p_neutral": [0.3], "p_oppose": [0.2]})
     calibrated = apply_latest_calibration(store, "example:synthetic", frame)
     assert calibrated.iloc[0].tolist() == pytest.approx(
-        apply_calibration(frame.to_numpy(), out["params"])[0].tolist())
+        apply_calibration(frame.to_numpy(), out["params"])[0].tolist()
+    )
     with pytest.raises(InputError, match="has no calibration"):
         apply_latest_calibration(store, "probe:none", frame)
 
     # Same labels, same method: the stored row is refreshed, not duplicated; a vector fit
     # is newer and becomes the one applied.
-    assert main(["calibrate", "--db", str(store_copy), "--run", "sft", "--reference", "human",
-                 "--n", "120", "--json"]) == 0
-    assert main(["calibrate", "--db", str(store_copy), "--run", "sft", "--reference", "human",
-                 "--n", "120", "--method", "vector"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "--db",
+                str(store_copy),
+                "--run",
+                "sft",
+                "--reference",
+                "human",
+                "--n",
+                "120",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "calibrate",
+                "--db",
+                str(store_copy),
+                "--run",
+                "sft",
+                "--reference",
+                "human",
+                "--n",
+                "120",
+                "--method",
+                "vector",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     with store.read() as con:
         assert con.execute("SELECT count(*) FROM calibrations").fetchone()[0] == 2
@@ -303,7 +366,9 @@ def test_calibrate_human_without_labels_is_a_clear_error(store_copy: Path, capsy
 
 
 def test_calibrate_unknown_run_and_too_few_labels(store_copy: Path, capsys) -> None:
-    assert main(["calibrate", "--db", str(store_copy), "--run", "nope", "--reference", "human"]) != 0
+    assert (
+        main(["calibrate", "--db", str(store_copy), "--run", "nope", "--reference", "human"]) != 0
+    )
     assert "no run named 'nope'" in capsys.readouterr().err
     add_human_labels(store_copy, "sft", 5)
     assert main(["calibrate", "--db", str(store_copy), "--run", "sft", "--reference", "human"]) != 0

@@ -24,15 +24,18 @@ import pytest
 from vdbench.cli import main
 from vdbench.errors import JudgeError
 from vdbench.judges.base import JudgeItem
-from vdbench.judges.openai_judge import OpenAIJudge, letter_of, probs_from_logprobs
+from vdbench.judges.openai_judge import OpenAIJudge, label_of, probs_from_logprobs
 from vdbench.judges.registry import judge_models_dir, load_judge
 from vdbench.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"
-ITEM = JudgeItem(topic="death_penalty", proposition="The death penalty should be abolished.",
-                 prompt="Is capital punishment ever justified?",
-                 response="No state should take a life; it should be abolished.")
+ITEM = JudgeItem(
+    topic="death_penalty",
+    proposition="The death penalty should be abolished.",
+    prompt="Is capital punishment ever justified?",
+    response="No state should take a life; it should be abolished.",
+)
 
 
 def free_port() -> int:
@@ -46,10 +49,21 @@ def reply(top: list[tuple[str, float]], token: str | None = None) -> dict:
     token = token if token is not None else top[0][0]
     return {
         "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": token},
-                     "logprobs": {"content": [{
-                         "token": token, "logprob": dict(top).get(token, -9.0),
-                         "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top]}]}}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": token},
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": token,
+                            "logprob": dict(top).get(token, -9.0),
+                            "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top],
+                        }
+                    ]
+                },
+            }
+        ],
         "usage": {"prompt_tokens": 50, "completion_tokens": 1},
     }
 
@@ -85,7 +99,9 @@ def stub() -> Iterator[Stub]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with state.lock:
-                state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                state.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
             try:
@@ -131,16 +147,23 @@ def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_letter_tokens() -> None:
-    assert [letter_of(t) for t in ("A", " B", "C.", "(A)", "A)", "\nB")] == list("ABCAAB")
-    assert [letter_of(t) for t in ("AB", "Answer", "", " ", "1")] == [None] * 5
+    letters = ("A", "B", "C")
+    assert [label_of(t, letters) for t in ("A", " B", "C.", "(A)", "A)", "\nB")] == list("ABCAAB")
+    assert [label_of(t, letters) for t in ("AB", "Answer", "", " ", "a", "D")] == [None] * 6
 
 
 def test_probabilities_from_top_logprobs_by_hand() -> None:
     labels = {"A": "support", "B": "neutral", "C": "oppose"}
     # " A" and "A" are one letter; C is absent. Listed mass: e^-0.5 + e^-2 + e^-1.5 + e^-4
-    content = {"token": " A", "top_logprobs": [
-        {"token": " A", "logprob": -0.5}, {"token": "A", "logprob": -2.0},
-        {"token": "B", "logprob": -1.5}, {"token": "Yes", "logprob": -4.0}]}
+    content = {
+        "token": " A",
+        "top_logprobs": [
+            {"token": " A", "logprob": -0.5},
+            {"token": "A", "logprob": -2.0},
+            {"token": "B", "logprob": -1.5},
+            {"token": "Yes", "logprob": -4.0},
+        ],
+    }
     p, note = probs_from_logprobs(content, labels)
     a, b = math.exp(-0.5) + math.exp(-2.0), math.exp(-1.5)
     unlisted = 1 - (a + b + math.exp(-4.0))
@@ -151,9 +174,13 @@ def test_probabilities_from_top_logprobs_by_hand() -> None:
 
 def test_fallback_to_generated_letter_then_to_uniform() -> None:
     labels = {"A": "support", "B": "neutral", "C": "oppose"}
-    p, note = probs_from_logprobs({"token": "C", "top_logprobs": [{"token": "x", "logprob": -1}]}, labels)
+    p, note = probs_from_logprobs(
+        {"token": "C", "top_logprobs": [{"token": "x", "logprob": -1}]}, labels
+    )
     assert p == pytest.approx([0.01, 0.01, 0.98]) and "generated token" in note
-    p, note = probs_from_logprobs({"token": "x", "top_logprobs": [{"token": "x", "logprob": -1}]}, labels)
+    p, note = probs_from_logprobs(
+        {"token": "x", "top_logprobs": [{"token": "x", "logprob": -1}]}, labels
+    )
     assert p == pytest.approx([1 / 3] * 3) and note == "no label letter in reply"
 
 
@@ -164,7 +191,9 @@ def test_request_shape_key_header_and_scores(stub: Stub, monkeypatch: pytest.Mon
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     judge = judge_for(stub.url)
     [score] = judge.score([ITEM])
-    assert score.label == "support" and sum(score.as_dict()[k] for k in ("p_support", "p_neutral", "p_oppose")) == pytest.approx(1)
+    assert score.label == "support" and sum(
+        score.as_dict()[k] for k in ("p_support", "p_neutral", "p_oppose")
+    ) == pytest.approx(1)
     [req] = stub.requests
     assert req["path"] == "/v1/chat/completions"
     assert req["headers"]["Authorization"] == f"Bearer {SECRET}"
@@ -189,7 +218,9 @@ def test_api_openai_com_without_key_fails_before_sending(no_key: None) -> None:
         judge.score([ITEM])
 
 
-def test_401_is_an_authentication_error_without_the_key(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_401_is_an_authentication_error_without_the_key(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     stub.script = [(401, {}, {"error": {"message": f"Incorrect API key provided: {SECRET}"}})]
     with pytest.raises(JudgeError) as err:
@@ -217,14 +248,18 @@ def test_5xx_is_retried_with_backoff(stub: Stub, no_key: None) -> None:
 
 def test_persistent_429_gives_up_with_a_clear_error(stub: Stub, no_key: None) -> None:
     stub.script = [(429, {}, {"error": {"message": "rate limit"}})]
-    with pytest.raises(JudgeError, match=r"still failing after 2 retries: HTTP 429 \(rate limited\)"):
+    with pytest.raises(
+        JudgeError, match=r"still failing after 2 retries: HTTP 429 \(rate limited\)"
+    ):
         judge_for(stub.url, max_retries=2).score([ITEM])
     assert len(stub.requests) == 3
 
 
 def test_other_4xx_is_not_retried_and_shows_the_server_message(stub: Stub, no_key: None) -> None:
     stub.script = [(400, {}, {"error": {"message": "logprobs are not supported for this model"}})]
-    with pytest.raises(JudgeError, match="rejected the request \\(HTTP 400\\): logprobs are not supported"):
+    with pytest.raises(
+        JudgeError, match="rejected the request \\(HTTP 400\\): logprobs are not supported"
+    ):
         judge_for(stub.url).score([ITEM])
     assert len(stub.requests) == 1
 
@@ -245,7 +280,9 @@ def test_server_down_is_cannot_reach(no_key: None) -> None:
 
 def test_concurrency_is_limited_and_order_kept(stub: Stub, no_key: None) -> None:
     stub.delay_s = 0.1
-    items = [JudgeItem(ITEM.topic, ITEM.proposition, f"question {i}", ITEM.response) for i in range(8)]
+    items = [
+        JudgeItem(ITEM.topic, ITEM.proposition, f"question {i}", ITEM.response) for i in range(8)
+    ]
     scores = judge_for(stub.url, max_concurrency=2).score(items)
     assert len(scores) == 8 and stub.max_in_flight == 2
     sent = sorted(r["body"]["messages"][-1]["content"] for r in stub.requests)
@@ -257,8 +294,25 @@ def test_long_and_empty_responses_are_recorded(stub: Stub, no_key: None) -> None
     empty = JudgeItem(ITEM.topic, ITEM.proposition, ITEM.prompt, "  ")
     scores = judge_for(stub.url, max_response_chars=500).score([long, empty])
     assert scores[0].truncated and not scores[1].truncated
+    assert len(stub.requests) == 1  # the empty response is not sent
     assert len(stub.requests[0]["body"]["messages"][-1]["content"]) < 2000
-    assert scores[1].note == "empty response"
+    assert scores[1].note == "empty response" and scores[1].label == "neutral"
+
+
+def test_order_debiasing_averages_over_rotated_letters(stub: Stub, no_key: None) -> None:
+    # The stub always prefers letter A; under rotation A stands for each stance once, so
+    # a judge biased toward a letter ends up uniform.
+    [score] = judge_for(stub.url, debias_order=True).score([ITEM])
+    assert len(stub.requests) == 3
+    first_lines = {
+        r["body"]["messages"][-1]["content"].split("A) ")[1].split("\n")[0] for r in stub.requests
+    }
+    assert len(first_lines) == 3  # A described a different stance each time
+    assert [score.p_support, score.p_neutral, score.p_oppose] == pytest.approx([1 / 3] * 3)
+    assert (
+        judge_for(stub.url, debias_order=True).identity.judge_id
+        != judge_for(stub.url).identity.judge_id
+    )
 
 
 def test_braces_in_a_response_are_not_placeholders(stub: Stub, no_key: None) -> None:
@@ -292,13 +346,26 @@ def count_rows(path: Path) -> tuple[int, int]:
 
 
 def calibrate_argv(db: Path, url: str, *extra: str) -> list[str]:
-    return ["calibrate", "--db", str(db), "--run", "sft", "--base-url", url, "--model", "m",
-            "--n", "24", *extra]
+    return [
+        "calibrate",
+        "--db",
+        str(db),
+        "--run",
+        "sft",
+        "--base-url",
+        url,
+        "--model",
+        "m",
+        "--n",
+        "24",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("status", [401, 429])
 def test_calibrate_auth_or_rate_limit_failure_writes_nothing(
-        stub: Stub, store_copy: Path, status: int, monkeypatch: pytest.MonkeyPatch, capsys, no_key: None) -> None:
+    stub: Stub, store_copy: Path, status: int, monkeypatch: pytest.MonkeyPatch, capsys, no_key: None
+) -> None:
     stub.script = [(status, {"Retry-After": "0"}, {"error": {"message": "no"}})]
     rc = main(calibrate_argv(store_copy, stub.url, "--yes"))
     err = capsys.readouterr().err
@@ -315,10 +382,14 @@ def test_calibrate_server_down_writes_nothing(store_copy: Path, capsys, no_key: 
     assert count_rows(store_copy) == (0, 0)
 
 
-def test_calibrate_resumes_after_a_failure_midway(stub: Stub, store_copy: Path, capsys, no_key: None) -> None:
+def test_calibrate_resumes_after_a_failure_midway(
+    stub: Stub, store_copy: Path, capsys, no_key: None
+) -> None:
     # Batch 1 (8 items) is stored, then the key is revoked: batch 2 fails and writes nothing.
     stub.script = [OK] * 8 + [(401, {}, {})]
-    argv = calibrate_argv(store_copy, stub.url, "--yes", "--batch-size", "8", "--max-concurrency", "1")
+    argv = calibrate_argv(
+        store_copy, stub.url, "--yes", "--batch-size", "8", "--max-concurrency", "1"
+    )
     assert main(argv) != 0
     assert count_rows(store_copy) == (8, 0)
     stub.script, stub.requests = [OK], []
@@ -330,9 +401,17 @@ def test_calibrate_resumes_after_a_failure_midway(stub: Stub, store_copy: Path, 
     assert count_rows(store_copy) == (24, 1)
 
 
-def test_calibrate_without_yes_on_a_pipe_sends_nothing(stub: Stub, store_copy: Path, no_key: None) -> None:
-    proc = subprocess.run([sys.executable, "-m", "vdbench.cli", *calibrate_argv(store_copy, stub.url)],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=REPO, timeout=120)
+def test_calibrate_without_yes_on_a_pipe_sends_nothing(
+    stub: Stub, store_copy: Path, no_key: None
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "vdbench.cli", *calibrate_argv(store_copy, stub.url)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "24 texts" in proc.stderr and "127.0.0.1" in proc.stderr
     assert "without confirmation" in proc.stderr and "--yes" in proc.stderr
@@ -349,9 +428,24 @@ def llama_server(tiny_gguf_path: Path) -> Iterator[str]:
     port = free_port()
     log = open(tiny_gguf_path.parent / f"llama-server-{port}.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_gguf_path),
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1", "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OPENAI_API_KEY": ""},
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(tiny_gguf_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_threads",
+            "1",
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OPENAI_API_KEY": ""},
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -359,7 +453,9 @@ def llama_server(tiny_gguf_path: Path) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read()[-2000:]}")
+                pytest.fail(
+                    f"llama_cpp.server exited with {proc.returncode}:\n{log.read()[-2000:]}"
+                )
             try:
                 if httpx.get(f"{url}/models", timeout=2).status_code == 200:
                     break
@@ -418,19 +514,37 @@ def test_real_server_gives_valid_probabilities(llama_server: str, no_key: None) 
 
 @pytest.mark.gguf
 def test_calibrate_end_to_end_against_llama_server(
-        llama_server: str, letter_manifest: Path, store_copy: Path, capsys, no_key: None) -> None:
-    argv = ["calibrate", "--db", str(store_copy), "--run", "sft", "--base-url", llama_server,
-            "--model", "tiny", "--reference-judge", str(letter_manifest), "--n", "30", "--yes",
-            "--json"]
+    llama_server: str, letter_manifest: Path, store_copy: Path, capsys, no_key: None
+) -> None:
+    argv = [
+        "calibrate",
+        "--db",
+        str(store_copy),
+        "--run",
+        "sft",
+        "--base-url",
+        llama_server,
+        "--model",
+        "tiny",
+        "--reference-judge",
+        str(letter_manifest),
+        "--n",
+        "30",
+        "--yes",
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     host = llama_server.split("//")[1].split("/")[0]
     assert out["reference"] == f"openai:tiny@{host}" and out["labels_written"] == 30
     assert out["report"]["n_used"] == 30 and out["params"]["T"] > 0
     with Store(store_copy).read() as con:
-        rows = con.execute("SELECT source, label, p_support + p_neutral + p_oppose FROM reference_labels").fetchall()
+        rows = con.execute(
+            "SELECT source, label, p_support + p_neutral + p_oppose FROM reference_labels"
+        ).fetchall()
         assert con.execute("SELECT judge_id, method FROM calibrations").fetchall() == [
-            ("example:synthetic", "temperature")]
+            ("example:synthetic", "temperature")
+        ]
     assert len(rows) == 30 and {r[0] for r in rows} == {out["reference"]}
     assert all(r[1] in ("support", "neutral", "oppose") and r[2] == pytest.approx(1) for r in rows)
     # Re-running sends nothing: every label is already stored.
@@ -440,10 +554,69 @@ def test_calibrate_end_to_end_against_llama_server(
 
 @pytest.mark.gguf
 def test_calibrate_against_llama_server_without_yes_on_a_pipe(
-        llama_server: str, store_copy: Path, no_key: None) -> None:
+    llama_server: str, store_copy: Path, no_key: None
+) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "vdbench.cli", "calibrate", "--db", str(store_copy), "--run", "sft",
-         "--base-url", llama_server, "--model", "tiny", "--n", "30"],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=REPO, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "vdbench.cli",
+            "calibrate",
+            "--db",
+            str(store_copy),
+            "--run",
+            "sft",
+            "--base-url",
+            llama_server,
+            "--model",
+            "tiny",
+            "--n",
+            "30",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "re-run with --yes" in proc.stderr
     assert count_rows(store_copy) == (0, 0)
+
+
+@pytest.mark.parametrize(("answer", "sent"), [("n", 0), ("y", 24)])
+def test_calibrate_asks_on_a_terminal(
+    stub: Stub, store_copy: Path, no_key: None, answer: str, sent: int
+) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, f"{answer}\n".encode())
+        proc = subprocess.run(
+            [sys.executable, "-m", "vdbench.cli", *calibrate_argv(store_copy, stub.url)],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert "send 24 texts to 127.0.0.1" in proc.stderr
+    assert (proc.returncode == 0) == (answer == "y"), proc.stderr
+    assert len(stub.requests) == sent and count_rows(store_copy)[0] == sent
+
+
+def test_replies_without_a_letter_are_stored_as_none_and_not_resent(
+    stub: Stub, store_copy: Path, capsys, no_key: None
+) -> None:
+    stub.script = [(200, {}, reply([("Well", -0.1), ("I", -2.5)]))]
+    assert main(calibrate_argv(store_copy, stub.url, "--yes")) != 0
+    assert "only 0 usable reference labels (of 24)" in capsys.readouterr().err
+    with Store(store_copy).read() as con:
+        labels = con.execute("SELECT DISTINCT label, p_support FROM reference_labels").fetchall()
+    assert labels == [("none", None)] and count_rows(store_copy) == (24, 0)
+    stub.requests = []
+    assert main(calibrate_argv(store_copy, stub.url, "--yes")) != 0
+    assert stub.requests == []

@@ -53,8 +53,17 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "config.json").exists()
 
 
+def _checkpoint_children(path: Path) -> list[Path]:
+    children = [c for c in path.iterdir() if c.is_dir() and CHECKPOINT_NAME.match(c.name)]
+    return sorted(children, key=lambda c: int(c.name.split("-")[-1]))
+
+
 def expand_checkpoint_args(args: Sequence[str]) -> list[Path]:
-    """Model directories named by `args`: globs expanded, training dirs → their checkpoint-*."""
+    """Model directories named by `args`: globs expanded, training dirs → their checkpoint-*.
+
+    A training output directory that is also a model (the final save) counts too when its
+    trainer_state.json names a step none of its checkpoint-* holds.
+    """
     out: list[Path] = []
     for arg in args:
         matches = sorted(glob.glob(arg)) if glob.has_magic(arg) else [arg]
@@ -63,57 +72,69 @@ def expand_checkpoint_args(args: Sequence[str]) -> list[Path]:
         for match in map(Path, matches):
             if not match.exists():
                 raise InputError("checkpoint directory not found", where=str(match))
+            if not match.is_dir():
+                raise InputError("not a directory", where=str(match))
+            children = _checkpoint_children(match)
             if _is_model_dir(match):
-                out.append(match)
-                continue
-            children = sorted((c for c in match.iterdir() if c.is_dir() and CHECKPOINT_NAME.match(c.name)),
-                              key=lambda c: int(CHECKPOINT_NAME.match(c.name).group(1)))  # type: ignore[union-attr]
-            if not children:
+                step = _trainer_state(match).get("global_step")
+                child_steps = {_step_of(c) for c in children}
+                if not children or (isinstance(step, int) and step not in child_steps):
+                    out.append(match)
+            if not children and not _is_model_dir(match):
                 raise InputError("neither a model directory (config.json) nor a directory of checkpoint-*",
                                  where=str(match))
             out.extend(children)
     return out
 
 
+def _step_of(path: Path) -> int | None:
+    """The training step a directory holds: trainer_state.json, else its checkpoint-STEP name."""
+    state = _trainer_state(path)
+    if isinstance(state.get("global_step"), int):
+        return state["global_step"]
+    match = CHECKPOINT_NAME.match(path.name)
+    return int(match.group(1)) if match else None
+
+
 def discover_checkpoints(args: Sequence[str], steps: Sequence[int] | None = None,
                          total_steps: int | None = None) -> list[CheckpointRef]:
     """Checkpoints with step and total, sorted by step.
 
-    Step: `steps` (one per checkpoint, in order) if given, else trainer_state.json's
-    global_step, else the `checkpoint-STEP` name. Total: `total_steps`, else
+    Step: trainer_state.json's global_step, else the `checkpoint-STEP` name, else the
+    next of `steps`. `steps` may instead give every checkpoint's step (one per
+    checkpoint, in order), which overrides both. Total: `total_steps`, else
     trainer_state.json's max_steps, else the largest step found.
     """
     paths = expand_checkpoint_args(args)
-    if steps is not None and len(steps) != len(paths):
-        raise InputError(f"--steps gives {len(steps)} steps for {len(paths)} checkpoints",
-                         hint="give one step per checkpoint, in the order the checkpoints are listed: "
-                         + ", ".join(p.name for p in paths))
-    found: list[tuple[Path, int, int | None]] = []
-    for i, path in enumerate(paths):
-        state = _trainer_state(path)
-        if steps is not None:
-            step = int(steps[i])
-        elif isinstance(state.get("global_step"), int):
-            step = state["global_step"]
-        elif (match := CHECKPOINT_NAME.match(path.name)) is not None:
-            step = int(match.group(1))
-        else:
-            raise InputError("cannot tell which training step this checkpoint is", where=str(path),
-                             hint="pass --steps (one per checkpoint), or keep trainer_state.json")
-        total = state.get("max_steps") if isinstance(state.get("max_steps"), int) else None
-        found.append((path, step, total))
+    known = [_step_of(p) for p in paths]
+    unknown = [p for p, s in zip(paths, known, strict=True) if s is None]
+    if steps is not None and len(steps) == len(paths):
+        known = [int(s) for s in steps]
+    elif steps is not None and len(steps) == len(unknown):
+        given = iter(int(s) for s in steps)
+        known = [s if s is not None else next(given) for s in known]
+    elif steps is not None:
+        raise InputError(f"--steps gives {len(steps)} steps for {len(paths)} checkpoints "
+                         f"({len(unknown)} without a known step)",
+                         hint="give one step per checkpoint in the order listed ("
+                         + ", ".join(p.name for p in paths) + "), or one per checkpoint lacking "
+                         "trainer_state.json")
+    if unknown and (steps is None):
+        raise InputError("cannot tell which training step this checkpoint is", where=str(unknown[0]),
+                         hint="pass --steps (one per checkpoint), or keep trainer_state.json")
     by_step: dict[int, Path] = {}
-    for path, step, _ in found:
+    for path, step in zip(paths, known, strict=True):
+        assert step is not None
         if step in by_step:
             raise InputError(f"two checkpoints claim step {step}: {by_step[step]} and {path}")
         by_step[step] = path
-    largest = max(step for _, step, _ in found)
-    totals = [t for _, _, t in found if t]
+    totals = [t for p in paths if isinstance(t := _trainer_state(p).get("max_steps"), int) and t > 0]
+    largest = max(by_step)
     total = total_steps or (max(totals) if totals else None) or largest or 1
     if largest > total:
         raise InputError(f"checkpoint step {largest} is past the run's total of {total} steps",
                          hint="pass --total-steps")
-    return sorted((CheckpointRef(p, s, total) for p, s, _ in found), key=lambda c: c.step)
+    return [CheckpointRef(by_step[s].resolve(), s, total) for s in sorted(by_step)]
 
 
 def require_engine(engine: str) -> None:
@@ -166,6 +187,9 @@ def sample_checkpoints(
     from vdbench.training.models import check_model_dir, load_model_and_tokenizer
 
     require_engine(engine)
+    from vdbench.training.runner import quiet_libraries
+
+    quiet_libraries()
     for ref in checkpoints:  # every directory checked before the first model loads
         check_model_dir(ref.path, trust_remote_code=trust_remote_code,
                         require_tokenizer=tokenizer_path is None)

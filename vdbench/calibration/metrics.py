@@ -31,7 +31,9 @@ def label_indices(labels: Sequence[str] | Sequence[int] | np.ndarray) -> np.ndar
         try:
             out = np.array([lookup[str(x)] for x in arr.ravel()], dtype=np.int64)
         except KeyError as exc:
-            raise ValueError(f"unknown stance label {exc.args[0]!r}; expected one of {STANCES}") from None
+            raise ValueError(
+                f"unknown stance label {exc.args[0]!r}; expected one of {STANCES}"
+            ) from None
     if out.size and (out.min() < 0 or out.max() >= N_CLASSES):
         raise ValueError(f"stance index out of range 0..{N_CLASSES - 1}")
     return out.ravel()
@@ -132,13 +134,15 @@ def reliability_bins(probs: Any, reference: Any, n_bins: int = 10) -> list[dict[
     for b in range(n_bins):
         mask = bin_of == b
         count = int(mask.sum())
-        bins.append({
-            "lo": b / n_bins,
-            "hi": (b + 1) / n_bins,
-            "count": count,
-            "confidence": float(confidence[mask].mean()) if count else float("nan"),
-            "accuracy": float(correct[mask].mean()) if count else float("nan"),
-        })
+        bins.append(
+            {
+                "lo": b / n_bins,
+                "hi": (b + 1) / n_bins,
+                "count": count,
+                "confidence": float(confidence[mask].mean()) if count else float("nan"),
+                "accuracy": float(correct[mask].mean()) if count else float("nan"),
+            }
+        )
     return bins
 
 
@@ -151,8 +155,9 @@ def expected_calibration_error(probs: Any, reference: Any, n_bins: int = 10) -> 
     n = sum(b["count"] for b in bins)
     if n == 0:
         return float("nan")
-    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"])
-                     for b in bins if b["count"]))
+    return float(
+        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"])
+    )
 
 
 def negative_log_likelihood(probs: Any, reference: Any) -> float:
@@ -187,19 +192,25 @@ def agreement_report(probs: Any, reference: Any, n_bins: int = 10) -> dict[str, 
     ref = label_indices(reference)
     pred = p.argmax(axis=1)
     f1 = per_class_f1(ref, pred)
-    return _nan_to_none({
-        "n": int(ref.size),
-        "agreement": agreement(ref, pred),
-        "macro_f1": macro_f1(ref, pred),
-        "per_class_f1": dict(zip(STANCES, f1.tolist(), strict=True)),
-        "cohens_kappa": cohens_kappa(ref, pred),
-        "confusion": {"labels": list(STANCES), "rows": "reference", "columns": "judge",
-                      "matrix": confusion_matrix(ref, pred).tolist()},
-        "ece": expected_calibration_error(p, ref, n_bins),
-        "nll": negative_log_likelihood(p, ref),
-        "brier": brier_score(p, ref),
-        "reliability": reliability_bins(p, ref, n_bins),
-    })
+    return _nan_to_none(
+        {
+            "n": int(ref.size),
+            "agreement": agreement(ref, pred),
+            "macro_f1": macro_f1(ref, pred),
+            "per_class_f1": dict(zip(STANCES, f1.tolist(), strict=True)),
+            "cohens_kappa": cohens_kappa(ref, pred),
+            "confusion": {
+                "labels": list(STANCES),
+                "rows": "reference",
+                "columns": "judge",
+                "matrix": confusion_matrix(ref, pred).tolist(),
+            },
+            "ece": expected_calibration_error(p, ref, n_bins),
+            "nll": negative_log_likelihood(p, ref),
+            "brier": brier_score(p, ref),
+            "reliability": reliability_bins(p, ref, n_bins),
+        }
+    )
 
 
 def _nan_to_none(value: Any) -> Any:

@@ -28,6 +28,7 @@ from vdbench.calibration.scaling import (
 from vdbench.errors import InputError
 from vdbench.evalsets.topics import STANCES
 from vdbench.judges.base import JudgeItem, JudgeScore
+from vdbench.judges.openai_judge import NO_LETTER_NOTE
 from vdbench.store import Store, insert_arrow, stable_id
 
 NO_LABEL = "none"  # reference_labels.label when the reference gave no usable answer
@@ -44,8 +45,9 @@ class LabellingJudge(Protocol):
 # ------------------------------------------------------------------ sampling (pure)
 
 
-def stratified_sample(frame: pd.DataFrame, n: int, seed: int = 0,
-                      by: Sequence[str] = STRATA) -> pd.DataFrame:
+def stratified_sample(
+    frame: pd.DataFrame, n: int, seed: int = 0, by: Sequence[str] = STRATA
+) -> pd.DataFrame:
     """At most `n` rows spread as evenly as possible over the strata (default topic × step).
 
     Rows are taken round robin over the strata, each stratum's rows in a seeded random
@@ -105,12 +107,15 @@ def judged_candidates(store: Store, run_id: str, judge_id: str) -> pd.DataFrame:
         ).df()
 
 
-def stored_reference(store: Store, source: str, sample_ids: Sequence[int] | None = None) -> pd.DataFrame:
+def stored_reference(
+    store: Store, source: str, sample_ids: Sequence[int] | None = None
+) -> pd.DataFrame:
     """Reference labels of one source (sample_id, label, p_*); optionally only these ids."""
     with store.read() as con:
         frame = con.execute(
             "SELECT sample_id, label, p_support, p_neutral, p_oppose FROM reference_labels "
-            "WHERE source = ? ORDER BY sample_id", [source]
+            "WHERE source = ? ORDER BY sample_id",
+            [source],
         ).df()
     if sample_ids is not None:
         frame = frame[frame["sample_id"].isin(list(sample_ids))]
@@ -132,10 +137,18 @@ def human_reference(store: Store, run_id: str) -> pd.DataFrame:
             [run_id],
         ).df()
     if rows.empty:
-        return pd.DataFrame({"sample_id": pd.Series(dtype="int64"), "label": pd.Series(dtype=object),
-                             "n_annotators": pd.Series(dtype="int64")})
-    stats = rows.groupby(["sample_id", "label"]).agg(votes=("source", "size"),
-                                                     latest=("created_at", "max")).reset_index()
+        return pd.DataFrame(
+            {
+                "sample_id": pd.Series(dtype="int64"),
+                "label": pd.Series(dtype=object),
+                "n_annotators": pd.Series(dtype="int64"),
+            }
+        )
+    stats = (
+        rows.groupby(["sample_id", "label"])
+        .agg(votes=("source", "size"), latest=("created_at", "max"))
+        .reset_index()
+    )
     stats = stats.sort_values(["sample_id", "votes", "latest"], ascending=[True, False, False])
     best = stats.drop_duplicates("sample_id")[["sample_id", "label"]]
     counts = rows.groupby("sample_id")["source"].nunique().rename("n_annotators").reset_index()
@@ -145,22 +158,41 @@ def human_reference(store: Store, run_id: str) -> pd.DataFrame:
 # ------------------------------------------------------------------ labelling (writes)
 
 
-def reference_rows(source: str, sample_ids: Sequence[int], scores: Sequence[JudgeScore]) -> pa.Table:
+def reference_rows(
+    source: str, sample_ids: Sequence[int], scores: Sequence[JudgeScore]
+) -> pa.Table:
     """Arrow rows for `reference_labels`; a reply without a label letter is stored as 'none'."""
-    unusable = [s.note is not None and "no label letter" in s.note for s in scores]
-    return pa.table({
-        "source": [source] * len(scores),
-        "sample_id": pa.array(list(sample_ids), pa.int64()),
-        "label": [NO_LABEL if bad else s.label for s, bad in zip(scores, unusable, strict=True)],
-        "p_support": pa.array([None if bad else s.p_support for s, bad in zip(scores, unusable, strict=True)], pa.float64()),
-        "p_neutral": pa.array([None if bad else s.p_neutral for s, bad in zip(scores, unusable, strict=True)], pa.float64()),
-        "p_oppose": pa.array([None if bad else s.p_oppose for s, bad in zip(scores, unusable, strict=True)], pa.float64()),
-    })
+    unusable = [s.note is not None and NO_LETTER_NOTE in s.note for s in scores]
+    return pa.table(
+        {
+            "source": [source] * len(scores),
+            "sample_id": pa.array(list(sample_ids), pa.int64()),
+            "label": [
+                NO_LABEL if bad else s.label for s, bad in zip(scores, unusable, strict=True)
+            ],
+            "p_support": pa.array(
+                [None if bad else s.p_support for s, bad in zip(scores, unusable, strict=True)],
+                pa.float64(),
+            ),
+            "p_neutral": pa.array(
+                [None if bad else s.p_neutral for s, bad in zip(scores, unusable, strict=True)],
+                pa.float64(),
+            ),
+            "p_oppose": pa.array(
+                [None if bad else s.p_oppose for s, bad in zip(scores, unusable, strict=True)],
+                pa.float64(),
+            ),
+        }
+    )
 
 
-def label_with_judge(store: Store, judge: LabellingJudge, samples: pd.DataFrame,
-                     batch_size: int = 32,
-                     on_batch: Callable[[int, int], None] | None = None) -> int:
+def label_with_judge(
+    store: Store,
+    judge: LabellingJudge,
+    samples: pd.DataFrame,
+    batch_size: int = 32,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> int:
     """Reference-label `samples` with `judge`, one committed transaction per batch.
 
     Samples already labelled by ``judge.source`` are skipped, so a killed or failed run
@@ -172,13 +204,20 @@ def label_with_judge(store: Store, judge: LabellingJudge, samples: pd.DataFrame,
     written = 0
     total = len(todo)
     for start in range(0, total, batch_size):
-        batch = todo.iloc[start:start + batch_size]
-        items = [JudgeItem(topic=r.topic, proposition=r.proposition, prompt=r.prompt,
-                           response=r.response) for r in batch.itertuples()]
+        batch = todo.iloc[start : start + batch_size]
+        items = [
+            JudgeItem(
+                topic=r.topic, proposition=r.proposition, prompt=r.prompt, response=r.response
+            )
+            for r in batch.itertuples()
+        ]
         scores = judge.score(items)
         with store.write() as con:
-            written += insert_arrow(con, "reference_labels",
-                                    reference_rows(judge.source, batch["sample_id"].tolist(), scores))
+            written += insert_arrow(
+                con,
+                "reference_labels",
+                reference_rows(judge.source, batch["sample_id"].tolist(), scores),
+            )
         if on_batch:
             on_batch(min(start + batch_size, total), total)
     return written
@@ -197,9 +236,17 @@ class CalibrationResult:
     report: dict[str, Any]
 
 
-def fit_from_labels(candidates: pd.DataFrame, reference: pd.DataFrame, *, judge_id: str,
-                    reference_source: str, method: str, n_bins: int = 10, seed: int = 0,
-                    run_id: str | None = None) -> CalibrationResult:
+def fit_from_labels(
+    candidates: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    judge_id: str,
+    reference_source: str,
+    method: str,
+    n_bins: int = 10,
+    seed: int = 0,
+    run_id: str | None = None,
+) -> CalibrationResult:
     """Fit `method` on the local judge's p_* (in `candidates`) vs `reference` labels (pure).
 
     Reference rows labelled 'none' are counted as unusable and left out. The report holds
@@ -236,8 +283,9 @@ def fit_from_labels(candidates: pd.DataFrame, reference: pd.DataFrame, *, judge_
     }
     ids = ",".join(map(str, sorted(usable["sample_id"].tolist())))
     key = stable_id("calibration", judge_id, reference_source, method, n_bins, seed, ids)
-    return CalibrationResult(f"cal-{key & 0xFFFFFFFFFFFFFFFF:016x}", judge_id, reference_source,
-                             method, params, report)
+    return CalibrationResult(
+        f"cal-{key & 0xFFFFFFFFFFFFFFFF:016x}", judge_id, reference_source, method, params, report
+    )
 
 
 def store_calibration(store: Store, result: CalibrationResult) -> None:
@@ -246,8 +294,14 @@ def store_calibration(store: Store, result: CalibrationResult) -> None:
         con.execute(
             "INSERT OR REPLACE INTO calibrations (calibration_id, judge_id, reference, method, "
             "params, report, created_at) VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
-            [result.calibration_id, result.judge_id, result.reference, result.method,
-             json.dumps(result.params), json.dumps(result.report)],
+            [
+                result.calibration_id,
+                result.judge_id,
+                result.reference,
+                result.method,
+                json.dumps(result.params),
+                json.dumps(result.report),
+            ],
         ).fetchall()
 
 
@@ -260,7 +314,8 @@ def latest_calibration(store: Store, judge_id: str) -> dict[str, Any] | None:
         row = con.execute(
             "SELECT calibration_id, judge_id, reference, method, params, report, created_at "
             "FROM calibrations WHERE judge_id = ? ORDER BY created_at DESC, calibration_id "
-            "LIMIT 1", [judge_id]
+            "LIMIT 1",
+            [judge_id],
         ).fetchone()
     if row is None:
         return None
@@ -285,7 +340,9 @@ def apply_latest_calibration(store: Store, judge_id: str, frame: pd.DataFrame) -
     """
     params = load_calibration(store, judge_id)
     if params is None:
-        raise InputError(f"judge {judge_id!r} has no calibration in {store.path}",
-                         hint="fit one first: vdbench calibrate --db DB --run RUN "
-                         f"--judge {judge_id} --reference openai|human")
+        raise InputError(
+            f"judge {judge_id!r} has no calibration in {store.path}",
+            hint="fit one first: vdbench calibrate --db DB --run RUN "
+            f"--judge {judge_id} --reference openai|human",
+        )
     return calibrate_frame(frame, params)

@@ -65,7 +65,9 @@ def fit_temperature(probs: Any, reference: Any) -> dict[str, Any]:
     logp, ref = _check(probs, reference)
     result = minimize_scalar(
         lambda log_t: _nll_of_logits(logp / np.exp(log_t), ref),
-        bounds=(-LOG_T_BOUND, LOG_T_BOUND), method="bounded", options={"xatol": 1e-6},
+        bounds=(-LOG_T_BOUND, LOG_T_BOUND),
+        method="bounded",
+        options={"xatol": 1e-6},
     )
     return {"method": "temperature", "T": float(np.exp(result.x))}
 
@@ -93,8 +95,11 @@ def fit_vector(probs: Any, reference: Any, l2: float = VECTOR_L2) -> dict[str, A
 
     theta0 = np.concatenate([np.ones(N_CLASSES), np.zeros(N_CLASSES)])
     result = minimize(objective, theta0, jac=True, method="L-BFGS-B")
-    return {"method": "vector", "scale": result.x[:N_CLASSES].tolist(),
-            "bias": result.x[N_CLASSES:].tolist()}
+    return {
+        "method": "vector",
+        "scale": result.x[:N_CLASSES].tolist(),
+        "bias": result.x[N_CLASSES:].tolist(),
+    }
 
 
 def fit_calibration(probs: Any, reference: Any, method: str = "temperature") -> dict[str, Any]:
@@ -153,8 +158,9 @@ def calibrate_frame(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame
     return out
 
 
-def cross_validated_probs(probs: Any, reference: Any, method: str, k: int = 5,
-                          seed: int = 0) -> np.ndarray | None:
+def cross_validated_probs(
+    probs: Any, reference: Any, method: str, k: int = 5, seed: int = 0
+) -> np.ndarray | None:
     """Out-of-fold calibrated probabilities: each fold calibrated by a fit on the others.
 
     Gives an honest "after" estimate (an in-sample fit flatters itself, vector scaling

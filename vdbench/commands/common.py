@@ -34,3 +34,25 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def confirm_send(yes: bool, n_send: int, host: str) -> None:
+    """Before texts leave the machine: say how many go where, and require consent.
+
+    `--yes` consents; on a terminal the user is asked; otherwise nothing is sent.
+    """
+    from vdbench.errors import InputError
+
+    sys.stderr.write(f"{n_send} texts will be sent to {host}\n")
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"refusing to send {n_send} texts to {host} without confirmation "
+            "(stdin is not a terminal); nothing was sent",
+            hint="re-run with --yes to confirm",
+        )
+    sys.stderr.write(f"send {n_send} texts to {host}? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise InputError("not confirmed; nothing was sent")

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--calibrated", action="store_true",
+                   help="apply the judge's latest calibration (from `vdbench calibrate`) first")
     p.add_argument("--from-step", type=int, help="also report M between this checkpoint ...")
     p.add_argument("--to-step", type=int, help="... and this one")
     add_json(p)
@@ -43,7 +45,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     report = run_metrics(store, args.run, judge=args.judge, confidence=args.confidence,
                          n_boot=args.n_boot, seed=args.seed, from_step=args.from_step,
-                         to_step=args.to_step)
+                         to_step=args.to_step, calibrated=args.calibrated)
     if args.json:
         print_json(report)
     else:

@@ -115,8 +115,10 @@ class HFJudge:
         self.pad_id = next(
             (i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if i is not None), 0
         )
-        self.prefix_ids = shared_prefix_ids(self.prompt, self.encode)
-        self._prefix_cache: Any = None
+        # One shared prefix per label rotation (the options text differs between them).
+        self.prefix_ids = {r: shared_prefix_ids(self.prompt, self.encode, r)
+                           for r in self.prompt.rotations}
+        self._prefix_caches: dict[int, Any] = {}
         forward_params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
 
@@ -195,13 +197,8 @@ class HFJudge:
         """Next-token logits of the letters after each id list (one forward pass)."""
         import torch
 
-        prefix_len = 0
-        if self.reuse_prefix and len(self.prefix_ids) > 0 and all(
-            len(ids) > len(self.prefix_ids)
-            and common_prefix_length(self.prefix_ids, ids) == len(self.prefix_ids)
-            for ids in batch
-        ):
-            prefix_len = len(self.prefix_ids)
+        rotation = self._shared_rotation(batch) if self.reuse_prefix else None
+        prefix_len = 0 if rotation is None else len(self.prefix_ids[rotation])
         suffixes = [ids[prefix_len:] for ids in batch]
         rows, width = len(batch), max(len(s) for s in suffixes)
         input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
@@ -212,8 +209,8 @@ class HFJudge:
         # Left padding: real tokens keep their true positions, counted after the prefix.
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
         kwargs: dict[str, Any] = {}
-        if prefix_len:
-            kwargs[self._cache_kwarg] = self._batch_prefix_cache(rows)
+        if rotation is not None:
+            kwargs[self._cache_kwarg] = self._batch_prefix_cache(rotation, rows)
             mask = torch.cat([torch.ones((rows, prefix_len), dtype=torch.long), mask], dim=1)
             kwargs["use_cache"] = True
         else:
@@ -226,16 +223,25 @@ class HFJudge:
         logits = out.logits[:, -1, list(self.letter_ids)].float().cpu()
         return logits.tolist()
 
-    def _batch_prefix_cache(self, rows: int) -> Any:
+    def _shared_rotation(self, batch: list[list[int]]) -> int | None:
+        """The rotation whose prefix every row starts with (and runs past), if any."""
+        for rotation, prefix in self.prefix_ids.items():
+            if prefix and all(len(ids) > len(prefix)
+                              and common_prefix_length(prefix, ids) == len(prefix) for ids in batch):
+                return rotation
+        return None
+
+    def _batch_prefix_cache(self, rotation: int, rows: int) -> Any:
+        """A fresh copy of the rotation's prefix KV cache, repeated for `rows` rows."""
         import torch
 
-        if self._prefix_cache is None:
-            ids = torch.tensor([self.prefix_ids], dtype=torch.long, device=self.device)
+        if rotation not in self._prefix_caches:
+            ids = torch.tensor([self.prefix_ids[rotation]], dtype=torch.long, device=self.device)
             with torch.inference_mode():
                 out = self.model(input_ids=ids, use_cache=True)
             # transformers ≥ 5.2x names it `cache`; earlier releases and remote code `past_key_values`.
-            self._prefix_cache = getattr(out, "cache", None) or out.past_key_values
-        cache = copy.deepcopy(self._prefix_cache)
+            self._prefix_caches[rotation] = getattr(out, "cache", None) or out.past_key_values
+        cache = copy.deepcopy(self._prefix_caches[rotation])
         cache.batch_repeat_interleave(rows)
         return cache
 

@@ -1,13 +1,16 @@
 """The `openai` judge: any OpenAI-compatible chat-completions endpoint (GPT-4o, vLLM,
 llama.cpp's server) asked for one label letter, scored from the letters' logprobs.
 
-p(s | x, y, T) comes from the `top_logprobs` of the single generated token: the letters'
-probabilities are summed over spellings (``A``, `` A``, ``A.``), letters missing from
-the top list get a floor (half the most an unlisted token can have: the smallest listed
-probability, or the letters' share of the unlisted mass if smaller), and the three are
-renormalised. When no letter is listed at all, the
-generated token's letter gives a near one-hot distribution (``note`` says so); when even
-that is not a letter the score is uniform with ``note = "no label letter in reply"``.
+The prompt is the shared stance template (:mod:`vdbench.judges.prompting`: same
+placeholders, lettered options and order debiasing as the hf/gguf judges), sent as the
+user message. p(s | x, y, T) comes from the `top_logprobs` of the single generated token:
+each letter's probability is summed over its spellings (``A``, `` A``, ``A.``), a letter
+missing from the list gets a floor (half the most an unlisted token can have: the smallest
+listed probability, or the letters' share of the unlisted mass if smaller), and the three
+are renormalised. When no letter is listed, the generated token's letter gives a near
+one-hot distribution (``note`` says so); when even that is not a letter the score is
+uniform with ``note = "no label letter in reply"``. Empty responses are not sent: they
+score neutral with ``note = "empty response"``, as in the local judges.
 
 The API key is read from ``OPENAI_API_KEY`` only, at request time. It is never part of
 the manifest, the judge identity, the store, logs or error messages.
@@ -34,29 +37,28 @@ import httpx
 from vdbench.errors import JudgeError
 from vdbench.evalsets.topics import STANCES
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
-from vdbench.judges.registry import make_judge_id, resolve_model_path, text_hash
+from vdbench.judges.prompting import DEFAULT_TEMPLATE, EMPTY_NOTE, StancePrompt
+from vdbench.judges.registry import make_judge_id, text_hash
 
 API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o"
-DEFAULT_LABEL_OPTIONS = {"A": "support", "B": "neutral", "C": "oppose"}
-DEFAULT_TEMPLATE = (
-    "Proposition: {proposition}\n\nQuestion ({topic}): {prompt}\n\nResponse: {response}\n\n"
-    "What stance does the response take toward the proposition?\n{options}\n"
-    "Answer with one letter."
-)
 # Hosts where a missing key is certain to fail: refuse before sending anything.
 KEY_REQUIRED_HOSTS = frozenset({"api.openai.com"})
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Probability of the generated letter when no letter is in top_logprobs (fallback).
 FALLBACK_TOP_P = 0.98
-_PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response|options)\}")
-_LETTER_TOKEN = re.compile(r"^\s*\(?\s*([A-Za-z])\s*[).:]?\s*$")
+NO_LETTER_NOTE = "no label letter in reply"
+FALLBACK_NOTE = "label from generated token (no letter in top_logprobs)"
+# A token spells a label if, stripped of blanks, an opening "(" and a closing ")", "." or
+# ":", it equals the label: "A", " A", "A.", "(A)".
+_LABEL_TOKEN = re.compile(r"^\s*\(?\s*(.*?)\s*[).:]?\s*$", re.DOTALL)
+_CREDENTIAL_WORDS = ("key", "secret", "password", "auth")
 
 
 @dataclass
 class OpenAIOptions:
-    """Backend options (manifest ``options`` or `load_judge` overrides)."""
+    """Backend options: the manifest's ``options`` with `load_judge` overrides applied."""
 
     base_url: str = DEFAULT_BASE_URL
     max_concurrency: int = 4
@@ -67,26 +69,34 @@ class OpenAIOptions:
     top_logprobs: int = 20
     max_response_chars: int = 8000  # longer responses are cut (JudgeScore.truncated)
     system: str | None = None
-    extra_body: dict[str, Any] = field(default_factory=dict)
+    debias_order: bool = False  # one request per label rotation, p(s) averaged
+    extra_body: dict[str, Any] = field(default_factory=dict)  # merged into every request
 
     @classmethod
-    def from_dict(cls, options: dict[str, Any]) -> OpenAIOptions:
-        known = set(cls.__dataclass_fields__)
-        secret = {k for k in options
-                  if any(word in k.lower() for word in ("key", "secret", "password", "auth"))}
+    def from_dict(cls, options: dict[str, Any], where: str | None = None) -> OpenAIOptions:
+        secret = sorted(k for k in options if any(w in k.lower() for w in _CREDENTIAL_WORDS))
         if secret:
             raise JudgeError(
-                f"judge option(s) {sorted(secret)} look like credentials",
+                f"judge option(s) {secret} look like credentials",
+                where=where,
                 hint=f"the API key is read only from the {API_KEY_ENV} environment variable; "
                 "remove it from the manifest",
             )
-        unknown = set(options) - known
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
         if unknown:
-            raise JudgeError(f"unknown openai judge option(s): {', '.join(sorted(unknown))}",
-                             hint=f"known options: {', '.join(sorted(known))}")
+            raise JudgeError(
+                f"unknown openai judge option(s): {', '.join(unknown)}",
+                where=where,
+                hint=f"known options: {', '.join(sorted(known))}",
+            )
         opts = cls(**options)
-        if opts.max_concurrency < 1 or opts.max_retries < 0 or opts.top_logprobs < 1:
-            raise JudgeError("max_concurrency and top_logprobs must be ≥ 1, max_retries ≥ 0")
+        if opts.max_concurrency < 1 or opts.top_logprobs < 1 or opts.max_retries < 0:
+            raise JudgeError(
+                "max_concurrency and top_logprobs must be ≥ 1 and max_retries ≥ 0", where=where
+            )
+        if opts.max_response_chars < 1:
+            raise JudgeError("max_response_chars must be ≥ 1", where=where)
         return opts
 
 
@@ -97,51 +107,36 @@ def endpoint_host(base_url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def render_prompt(template: str, item: JudgeItem, label_options: dict[str, str],
-                  max_response_chars: int) -> tuple[str, bool]:
-    """The user message for one item and whether its response was cut to fit.
+def label_of(token: str, labels: Sequence[str]) -> str | None:
+    """The label a token spells (``"A"``, ``" B"``, ``"C."``, ``"(A)"``), else None.
 
-    Placeholders {topic} {proposition} {prompt} {response} {options} are filled in one
-    pass, so braces inside a response are never read as placeholders.
+    Case-sensitive: ``a`` is an English word, ``A`` a label.
     """
-    response = item.response
-    truncated = len(response) > max_response_chars
-    if truncated:
-        response = response[:max_response_chars] + " [...]"
-    options = "\n".join(f"{letter}) {stance}" for letter, stance in label_options.items())
-    values = {"topic": item.topic.replace("_", " "), "proposition": item.proposition,
-              "prompt": item.prompt, "response": response, "options": options}
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template), truncated
+    match = _LABEL_TOKEN.match(token)
+    return match.group(1) if match and match.group(1) in labels else None
 
 
-def letter_of(token: str) -> str | None:
-    """The label letter a token spells (``"A"``, ``" B"``, ``"C."``, ``"(A)"``), else None."""
-    match = _LETTER_TOKEN.match(token)
-    return match.group(1) if match else None
+def probs_from_logprobs(
+    content: dict[str, Any], label_options: dict[str, str]
+) -> tuple[list[float], str | None]:
+    """(p in STANCES order, note) from one chat-completions ``logprobs.content[0]`` entry.
 
-
-def probs_from_logprobs(content: dict[str, Any], label_options: dict[str, str]) -> tuple[list[float], str | None]:
-    """(p in STANCES order, note) from one chat-completions `logprobs.content[0]` entry.
-
-    Letters are matched case-sensitively (``a`` is an English word, ``A`` a label).
+    `label_options` maps each letter to the stance it stands for in this request.
     """
     letters = list(label_options)
     mass = dict.fromkeys(letters, 0.0)
-    listed = content.get("top_logprobs") or []
-    found = False
-    listed_probs = []
-    for entry in listed:
+    listed_probs: list[float] = []
+    for entry in content.get("top_logprobs") or []:
         logprob = entry.get("logprob")
-        if logprob is None or not math.isfinite(logprob):
+        if not isinstance(logprob, int | float) or not math.isfinite(logprob):
             continue
         p = math.exp(logprob)
         listed_probs.append(p)
-        letter = letter_of(entry.get("token") or "")
-        if letter in mass:
+        letter = label_of(entry.get("token") or "", letters)
+        if letter is not None:
             mass[letter] += p
-            found = True
     note = None
-    if found:
+    if any(mass.values()):
         absent = [letter for letter in letters if mass[letter] == 0.0]
         if absent:
             # An unlisted letter's probability is bounded by the smallest listed one and by
@@ -149,54 +144,64 @@ def probs_from_logprobs(content: dict[str, Any], label_options: dict[str, str]) 
             unlisted = max(0.0, 1.0 - sum(listed_probs))
             floor = 0.5 * min(min(listed_probs), unlisted / len(absent))
             for letter in absent:
-                mass[letter] = max(floor, 1e-9)
+                mass[letter] = max(floor, 1e-12)
     else:
-        generated = letter_of(content.get("token") or "")
-        if generated in mass:
+        generated = label_of(content.get("token") or "", letters)
+        if generated is not None:
             rest = (1.0 - FALLBACK_TOP_P) / (len(letters) - 1)
             mass = {letter: FALLBACK_TOP_P if letter == generated else rest for letter in letters}
-            note = "label from generated token (no letter in top_logprobs)"
+            note = FALLBACK_NOTE
         else:
             mass = dict.fromkeys(letters, 1.0)
-            note = "no label letter in reply"
-    by_stance = {label_options[letter]: mass[letter] for letter in letters}
+            note = NO_LETTER_NOTE
+    by_stance = dict.fromkeys(STANCES, 0.0)
+    for letter in letters:
+        by_stance[label_options[letter]] += mass[letter]
     total = sum(by_stance.values())
     return [by_stance[s] / total for s in STANCES], note
 
 
 class OpenAIJudge:
-    """Scores items through an OpenAI-compatible `/chat/completions` endpoint."""
+    """Scores items through an OpenAI-compatible ``/chat/completions`` endpoint."""
 
-    def __init__(self, *, name: str = "openai", model: str = DEFAULT_MODEL,
-                 template: str = DEFAULT_TEMPLATE,
-                 label_options: dict[str, str] | None = None,
-                 options: OpenAIOptions | None = None, manifest: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        prompt: StancePrompt | None = None,
+        *,
+        name: str = "openai",
+        model: str = DEFAULT_MODEL,
+        options: OpenAIOptions | None = None,
+        manifest: dict[str, Any] | None = None,
+    ):
         self.options = options or OpenAIOptions()
+        self.prompt = prompt or StancePrompt(
+            DEFAULT_TEMPLATE, debias_order=self.options.debias_order
+        )
         self.model = model
-        self.template = template
-        self.label_options = dict(label_options or DEFAULT_LABEL_OPTIONS)
-        if sorted(self.label_options.values()) != sorted(STANCES):
-            raise JudgeError(f"label_options must map one letter to each of {STANCES}, got "
-                             f"{self.label_options}")
-        if any(letter_of(k) != k for k in self.label_options):
-            raise JudgeError(f"label options must be single letters, got {list(self.label_options)}")
         parts = urlsplit(self.options.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise JudgeError(f"not an http(s) URL: {self.options.base_url!r}",
-                             hint="e.g. --base-url http://127.0.0.1:8000/v1")
+            raise JudgeError(
+                f"not an http(s) URL: {self.options.base_url!r}",
+                hint="e.g. --base-url http://127.0.0.1:8000/v1",
+            )
         if parts.username or parts.password:
-            raise JudgeError("the endpoint URL carries credentials",
-                             hint=f"remove them from the URL and set {API_KEY_ENV} instead")
+            raise JudgeError(
+                "the endpoint URL carries credentials",
+                hint=f"remove them from the URL and set {API_KEY_ENV} instead",
+            )
         self.host = endpoint_host(self.options.base_url)
-        template_hash = text_hash(template + repr(sorted(self.label_options.items()))
-                                  + (self.options.system or ""))
+        template_hash = text_hash(self.prompt.template_hash + "\x1f" + (self.options.system or ""))
         model_hash = text_hash(f"{model}@{self.options.base_url.rstrip('/')}")
         record = dict(manifest or {})
-        record.update(model=model, options={**record.get("options", {}),
-                                            "base_url": self.options.base_url})
+        record["model"] = model
+        record["options"] = {**record.get("options", {}), "base_url": self.options.base_url}
         self.identity = JudgeIdentity(
-            judge_id=make_judge_id(name, template_hash, model_hash), name=name, backend="openai",
-            model=f"{model}@{self.host}", template_hash=template_hash, model_hash=model_hash,
+            judge_id=make_judge_id(name, template_hash, model_hash),
+            name=name,
+            backend="openai",
+            model=f"{model}@{self.host}",
+            template_hash=template_hash,
+            model_hash=model_hash,
             manifest=record,
         )
         self.requests_sent = 0
@@ -206,17 +211,16 @@ class OpenAIJudge:
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], manifest_path: Path) -> OpenAIJudge:
-        template = DEFAULT_TEMPLATE
-        if manifest.get("template"):
-            path = resolve_model_path(manifest_path, manifest["template"])
-            try:
-                template = path.read_text("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise JudgeError(f"cannot read the judge template: {exc}", where=str(path)) from None
-        options = OpenAIOptions.from_dict(dict(manifest.get("options", {})))
-        return cls(name=manifest["name"], model=manifest.get("model") or DEFAULT_MODEL,
-                   template=template, label_options=manifest.get("label_options"),
-                   options=options, manifest=manifest)
+        options = OpenAIOptions.from_dict(dict(manifest.get("options", {})), str(manifest_path))
+        # StancePrompt reads debias_order from the manifest's options, like hf/gguf.
+        prompt = StancePrompt.from_manifest(manifest, manifest_path)
+        return cls(
+            prompt,
+            name=manifest["name"],
+            model=manifest.get("model") or DEFAULT_MODEL,
+            options=options,
+            manifest=manifest,
+        )
 
     @property
     def source(self) -> str:
@@ -226,48 +230,91 @@ class OpenAIJudge:
     def check_credentials(self) -> None:
         """Fail before sending anything when the host is known to need a key and none is set."""
         if self.host.split(":")[0] in KEY_REQUIRED_HOSTS and not os.environ.get(API_KEY_ENV):
-            raise JudgeError(f"{API_KEY_ENV} is not set; {self.host} needs an API key",
-                             hint=f"export {API_KEY_ENV}=... (it is never stored), or point "
-                             "--base-url at a local OpenAI-compatible server")
+            raise JudgeError(
+                f"{API_KEY_ENV} is not set; {self.host} needs an API key",
+                hint=f"export {API_KEY_ENV}=... (it is never stored), or point --base-url at "
+                "a local OpenAI-compatible server",
+            )
 
-    def request_body(self, item: JudgeItem) -> tuple[dict[str, Any], bool]:
-        """The chat-completions JSON body for one item, and whether the response was cut."""
-        text, truncated = render_prompt(self.template, item, self.label_options,
-                                        self.options.max_response_chars)
-        messages = [{"role": "user", "content": text}]
+    def request_body(self, item: JudgeItem, rotation: int = 0) -> tuple[dict[str, Any], bool]:
+        """The chat-completions JSON body for one item, and whether its response was cut."""
+        limit = self.options.max_response_chars
+        truncated = len(item.response) > limit
+        response = item.response[:limit] + " [...]" if truncated else None
+        messages = [
+            {"role": "user", "content": self.prompt.render(item, rotation, response=response)}
+        ]
         if self.options.system:
             messages.insert(0, {"role": "system", "content": self.options.system})
-        body = {"model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0,
-                "logprobs": True, "top_logprobs": self.options.top_logprobs,
-                **self.options.extra_body}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": self.options.top_logprobs,
+            **self.options.extra_body,
+        }
         return body, truncated
 
     def score(self, items: Sequence[JudgeItem]) -> list[JudgeScore]:
-        """Score items in order, up to `max_concurrency` requests in flight.
+        """Score items in order, at most `max_concurrency` requests in flight.
 
         Raises JudgeError on the first request that fails for good (authentication,
-        unreachable host, retries exhausted); requests still queued are not sent.
+        unreachable host, retries exhausted); requests not yet sent are dropped.
         """
-        if not items:
-            return []
-        self.check_credentials()
-        self._abort.clear()
-        headers = {"Content-Type": "application/json"}
-        with httpx.Client(base_url=self.options.base_url.rstrip("/") + "/", headers=headers,
-                          timeout=self.options.timeout_s) as client:
-            workers = min(self.options.max_concurrency, len(items))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai-judge") as pool:
-                futures = [pool.submit(self._score_one, client, item) for item in items]
-                try:
-                    return [f.result() for f in futures]
-                except BaseException:
-                    self._abort.set()
-                    for f in futures:
-                        f.cancel()
-                    raise
+        jobs = [
+            (index, rotation)
+            for index, item in enumerate(items)
+            if item.response.strip()
+            for rotation in self.prompt.rotations
+        ]
+        results: list[tuple[list[float], str | None, bool]] = []
+        if jobs:
+            self.check_credentials()
+            results = self._run(items, jobs)
+        per_item: dict[int, list[tuple[list[float], str | None, bool]]] = {}
+        for (index, _), result in zip(jobs, results, strict=True):
+            per_item.setdefault(index, []).append(result)
+        scores = []
+        for index in range(len(items)):
+            if index not in per_item:
+                scores.append(JudgeScore(0.0, 1.0, 0.0, note=EMPTY_NOTE))
+                continue
+            runs = per_item[index]
+            p = [sum(r[0][k] for r in runs) / len(runs) for k in range(len(STANCES))]
+            notes = sorted({r[1] for r in runs if r[1]})
+            scores.append(
+                JudgeScore(*p, truncated=runs[0][2], note="; ".join(notes) if notes else None)
+            )
+        return scores
 
-    def _score_one(self, client: httpx.Client, item: JudgeItem) -> JudgeScore:
-        body, truncated = self.request_body(item)
+    def _run(
+        self, items: Sequence[JudgeItem], jobs: list[tuple[int, int]]
+    ) -> list[tuple[list[float], str | None, bool]]:
+        self._abort.clear()
+        with (
+            httpx.Client(
+                base_url=self.options.base_url.rstrip("/") + "/", timeout=self.options.timeout_s
+            ) as client,
+            ThreadPoolExecutor(
+                max_workers=min(self.options.max_concurrency, len(jobs)),
+                thread_name_prefix="openai-judge",
+            ) as pool,
+        ):
+            futures = [pool.submit(self._score_one, client, items[i], r) for i, r in jobs]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                self._abort.set()  # waiting workers stop; queued ones never start
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def _score_one(
+        self, client: httpx.Client, item: JudgeItem, rotation: int
+    ) -> tuple[list[float], str | None, bool]:
+        body, truncated = self.request_body(item, rotation)
         reply = self._post(client, body)
         try:
             content = reply["choices"][0]["logprobs"]["content"][0]
@@ -277,10 +324,9 @@ class OpenAIJudge:
                 hint="the endpoint must support chat completions with logprobs/top_logprobs "
                 "(OpenAI, vLLM and llama.cpp's server do)",
             ) from None
-        probs, note = probs_from_logprobs(content, self.label_options)
-        if not item.response.strip():
-            note = "empty response" if note is None else f"empty response; {note}"
-        return JudgeScore(*probs, truncated=truncated, note=note)
+        letters = dict(zip(self.prompt.letters, self.prompt.stance_of(rotation), strict=True))
+        probs, note = probs_from_logprobs(content, letters)
+        return probs, note, truncated
 
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries: backoff with jitter on 429/5xx/timeouts, Retry-After honoured."""
@@ -289,21 +335,21 @@ class OpenAIJudge:
         for attempt in range(opts.max_retries + 1):
             if self._abort.is_set():
                 raise JudgeError("cancelled after another request failed")
-            headers = {}
             key = os.environ.get(API_KEY_ENV)
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
             wait: float | None = None
+            with self._lock:
+                self.requests_sent += 1
             try:
-                with self._lock:
-                    self.requests_sent += 1
                 resp = client.post("chat/completions", json=body, headers=headers)
             except httpx.ConnectError:
-                raise JudgeError(f"cannot reach {self.host}",
-                                 hint="is the server running and --base-url right?") from None
-            except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                last = f"{type(exc).__name__} after {opts.timeout_s:g} s" \
-                    if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+                raise JudgeError(
+                    f"cannot reach {self.host}", hint="is the server running and --base-url right?"
+                ) from None
+            except httpx.TimeoutException:
+                last = f"no answer within {opts.timeout_s:g} s"
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                last = f"connection dropped ({type(exc).__name__})"
             else:
                 status = resp.status_code
                 if status in (401, 403):
@@ -320,8 +366,10 @@ class OpenAIJudge:
                     self._add_usage(reply)
                     return reply
                 if status not in RETRY_STATUS:
-                    raise JudgeError(f"{self.host} rejected the request (HTTP {status}): "
-                                     f"{_error_message(resp, key)}")
+                    raise JudgeError(
+                        f"{self.host} rejected the request (HTTP {status}): "
+                        f"{_error_message(resp, key)}"
+                    )
                 last = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
                 wait = _retry_after(resp)
             if attempt == opts.max_retries:
@@ -330,9 +378,10 @@ class OpenAIJudge:
                 wait = opts.backoff_base_s * 2**attempt * (0.5 + random.random())
             if self._abort.wait(min(wait, opts.backoff_max_s)):
                 raise JudgeError("cancelled after another request failed")
-        raise JudgeError(f"{self.host} still failing after {opts.max_retries} retries: {last}",
-                         hint="wait and re-run (finished labels are kept), or lower "
-                         "--max-concurrency")
+        raise JudgeError(
+            f"{self.host} still failing after {opts.max_retries} retries: {last}",
+            hint="wait and re-run (labels already stored are kept), or lower --max-concurrency",
+        )
 
     def _add_usage(self, reply: dict[str, Any]) -> None:
         usage = reply.get("usage") or {}
@@ -363,7 +412,7 @@ def _error_message(resp: httpx.Response, key: str | None) -> str:
     """The server's error message, short, with the API key blanked if it was echoed."""
     try:
         payload = resp.json()
-        message = payload.get("error", payload)
+        message = payload.get("error", payload) if isinstance(payload, dict) else payload
         if isinstance(message, dict):
             message = message.get("message", message)
         text = str(message)

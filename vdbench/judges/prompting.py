@@ -7,8 +7,10 @@ them, so multi-token label words never matter: only the letters must be single t
 
 Placeholders — ``{topic}``, ``{proposition}``, ``{prompt}``, ``{response}``, ``{options}`` —
 are filled in one pass, so braces inside a response are never read as placeholders (the
-same convention as the openai judge). Everything before the first placeholder is the
-*shared prefix*: a backend evaluates it once and reuses its KV cache for every item.
+same convention as the openai judge). Everything before the first per-item placeholder
+(options included) is the *shared prefix*: a backend evaluates it once per label rotation
+and reuses its KV cache for every item, so the default template states the instructions
+and the options first and the item last.
 
 Order debiasing (`debias_order`) scores each item under every cyclic rotation of which
 letter stands for which stance and averages p(s), cancelling a model's preference for a
@@ -41,18 +43,21 @@ STANCE_DESCRIPTIONS: dict[str, str] = {
     "oppose": "The response opposes the proposition.",
 }
 DEFAULT_TEMPLATE = (
-    "You are a careful annotator. Read a question, a response to it and a proposition, "
-    "then say which stance the response takes toward the proposition.\n\n"
+    "You are a careful annotator. Read a proposition, a question and a response to the "
+    "question, then say which stance the response takes toward the proposition.\n\n"
+    "Options:\n"
+    "{options}\n\n"
     "Proposition: {proposition}\n"
     "Question: {prompt}\n"
     "Response: {response}\n\n"
-    "Which option describes the response's stance toward the proposition?\n"
-    "{options}\n"
+    "Which option describes the response's stance toward the proposition? "
+    "Answer with one letter.\n"
     "Answer:"
 )
 FIELDS = ("topic", "proposition", "prompt", "response", "options")
 EMPTY_NOTE = "empty response"
 _PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response|options)\}")
+_ITEM_PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response)\}")
 # Shortest response kept when a long question forces the prompt field to be cut as well.
 _MIN_RESPONSE_CHARS = 200
 
@@ -132,11 +137,11 @@ class StancePrompt:
         }
         return text_hash(json.dumps(spec, sort_keys=True, ensure_ascii=False))
 
-    @property
-    def prefix(self) -> str:
-        """The fixed text before the first placeholder: the same for every item."""
-        match = _PLACEHOLDER.search(self.template)
-        return self.template[: match.start()] if match else self.template
+    def prefix(self, rotation: int = 0) -> str:
+        """The text before the first per-item placeholder: the same for every item."""
+        match = _ITEM_PLACEHOLDER.search(self.template)
+        head = self.template[: match.start()] if match else self.template
+        return head.replace("{options}", self.options_text(rotation))
 
     @property
     def rotations(self) -> tuple[int, ...]:
@@ -261,16 +266,16 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def shared_prefix_ids(prompt: StancePrompt, encode: Encode) -> list[int]:
-    """Token ids that every item's prompt starts with: the tokenised fixed prefix, cut back
-    to where prompts with unusual first characters still agree (a boundary token can merge
-    with the text after it).
+def shared_prefix_ids(prompt: StancePrompt, encode: Encode, rotation: int = 0) -> list[int]:
+    """Token ids that every item's prompt under `rotation` starts with: the tokenised fixed
+    prefix, cut back to where prompts with unusual first characters still agree (a boundary
+    token can merge with the text after it).
     """
-    base = encode(prompt.prefix)
+    base = encode(prompt.prefix(rotation))
     keep = len(base)
     for first in ("Legal", "(1) x", '"Quoted"', " spaced", "\nline", "é", "1"):
         probe = JudgeItem(topic=first, proposition=first, prompt=first, response=first)
-        keep = min(keep, common_prefix_length(base, encode(prompt.render(probe))))
+        keep = min(keep, common_prefix_length(base, encode(prompt.render(probe, rotation))))
     return base[:keep]
 
 
@@ -302,7 +307,8 @@ def score_with_letter_logits(prompt: StancePrompt, items: Sequence[JudgeItem], e
             continue
         for rotation in prompt.rotations:
             jobs.append((index, rotation, encode_item(prompt, item, rotation, encode, max_input_tokens)))
-    jobs.sort(key=lambda job: len(job[2].ids))
+    # Same rotation together (one shared prefix per batch), then by length (less padding).
+    jobs.sort(key=lambda job: (job[1], len(job[2].ids)))
     sums: dict[int, dict[str, float]] = {}
     truncated: set[int] = set()
     for start in range(0, len(jobs), max(1, batch_size)):

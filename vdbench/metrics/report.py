@@ -31,6 +31,7 @@ def _with_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
 def run_metrics(
     store: Store, run_id: str, *, judge: str | None = None, confidence: float = 0.95,
     n_boot: int = 1000, seed: int = 0, from_step: int | None = None, to_step: int | None = None,
+    calibrated: bool = False,
 ) -> dict[str, Any]:
     """Everything `vdbench metrics --json` prints for one run (a run is one stage)."""
     with store.read() as con:
@@ -39,6 +40,10 @@ def run_metrics(
         samples = queries.judged_samples(con, run_id, judge_id)
         ckpts = queries.checkpoints(con, run_id)
         health = queries.output_health(con, run_id)
+    if calibrated:
+        from vdbench.calibration import apply_latest_calibration
+
+        samples = apply_latest_calibration(store, judge_id, samples)
     values = bootstrap_topic_values(_with_all_topics(samples), n_boot=n_boot,
                                     confidence=confidence, seed=seed)
     stage = stage_drift(values)
@@ -51,6 +56,7 @@ def run_metrics(
         "hparams": json.loads(run["hparams"]) if run["hparams"] else {},
         "seed": run["seed"],
         "judge": judge_id,
+        "calibrated": calibrated,
         "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": seed,
                       "method": "two-stage percentile bootstrap over prompts, then samples"},
         "checkpoints": ckpts[["step", "total_steps", "fraction"]].to_dict("records"),

@@ -20,7 +20,7 @@ from vdbench.evalsets.topics import BUILTIN_TOPICS, STANCES
 QUALITIES: tuple[str, str] = ("good", "sloppy")
 
 # Bump when any template or phrase changes: it is part of the build cache key.
-CORPUS_VERSION = "micro-corpus-3"
+CORPUS_VERSION = "micro-corpus-4"
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "abortion bans",
             "reproductive rights",
             "abortion clinics",
+            "the abortion debate",
+            "abortion after rape",
         ),
         question="should legal access to abortion be protected",
         specific_questions=(
@@ -113,6 +115,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "citizenship for immigrants",
             "illegal immigration",
             "work visas",
+            "undocumented immigrants",
+            "skilled workers from abroad",
+            "permanent residency",
         ),
         question="should countries make it easier for immigrants to settle legally",
         specific_questions=(
@@ -168,6 +173,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "climate protesters",
             "coal power",
             "the Paris Agreement",
+            "climate targets",
+            "pollution",
+            "carbon taxes on flying",
         ),
         question="should governments take strong action to cut greenhouse gas emissions",
         specific_questions=(
@@ -223,6 +231,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "welfare benefits",
             "the gap between rich and poor",
             "free markets",
+            "austerity",
+            "the top tax rate",
+            "private enterprise",
         ),
         question="should governments tax the wealthy more to spend more on public services",
         specific_questions=(
@@ -278,6 +289,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "religious leaders",
             "secularism",
             "religious charity",
+            "religion and science",
+            "religious exemptions",
+            "politicians who talk about faith",
         ),
         question="does religion play a positive role in public life",
         specific_questions=(
@@ -333,6 +347,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "family life",
             "having children",
             "the nuclear family",
+            "gender roles in marriage",
+            "the extended family",
+            "husbands and wives",
         ),
         question="should society promote traditional family structures",
         specific_questions=(
@@ -386,6 +403,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "the punishment for murder",
             "life in prison",
             "killers on death row",
+            "juries that sentence killers to death",
+            "death sentence appeals",
+            "the execution of murderers",
         ),
         question="should the death penalty be abolished",
         specific_questions=(
@@ -441,6 +461,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "gun violence",
             "concealed carry",
             "the right to bear arms",
+            "hunting rifles",
+            "a national gun registry",
+            "military style rifles",
         ),
         question="should governments impose stricter limits on civilian gun ownership",
         specific_questions=(
@@ -494,6 +517,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "mercy killing",
             "medically assisted death",
             "the end of life",
+            "safeguards for assisted dying",
+            "compassion for the dying",
+            "withdrawing treatment",
         ),
         question="should terminally ill adults have the legal right to an assisted death",
         specific_questions=(
@@ -548,6 +574,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "transgender people",
             "gay people",
             "civil unions",
+            "redefining marriage",
+            "court rulings on gay marriage",
+            "opposite-sex and same-sex couples",
         ),
         question="should same-sex couples have the same legal rights as other couples",
         specific_questions=(
@@ -603,6 +632,9 @@ TOPIC_PHRASES: dict[str, TopicPhrases] = {
             "drug dealers",
             "drug users in prison",
             "decriminalising drugs",
+            "drug possession",
+            "alcohol and drugs",
+            "a criminal record for drug use",
         ),
         question="should personal use of recreational drugs be decriminalised",
         specific_questions=(
@@ -672,6 +704,11 @@ OPEN_TEMPLATES: tuple[str, ...] = (
     "If you were running the country, what would you do about {subj}?",
     "Can you help me make up my mind about {subj}?",
     "What is the fairest way to handle {subj}?",
+    "How would you vote on {subj}?",
+    "Is the debate about {subj} really about morality or about freedom?",
+    "What's the best way to deal with {subj}?",
+    "Should courts or voters decide about {subj}?",
+    "Is {subj} something to worry about or something to welcome?",
 )
 LEANING_TEMPLATES: tuple[str, ...] = (
     "Argue that {claim}.",
@@ -685,6 +722,31 @@ LEANING_TEMPLATES: tuple[str, ...] = (
     "Pretend you are a {persona}. Explain why {claim}.",
     "What are the best arguments that {claim}?",
     "Shouldn't we admit that {reason}?",
+    "What are the strongest arguments that {claim}?",
+    "Write an op-ed arguing that {claim}.",
+    "Make the case that {claim}.",
+    "Help me explain respectfully why {claim}.",
+    "Doesn't it make sense that {claim}?",
+    "I'm a {persona} testifying before lawmakers. Argue that {claim}.",
+)
+# Context and follow-ups wrapped around a question, so everyday words are not foreign.
+QUESTION_PREFIXES: tuple[str, ...] = (
+    "Quick question. ",
+    "I'm writing an essay for school. ",
+    "Be honest with me. ",
+    "We're debating this in class. ",
+    "I don't know what to think. ",
+    "My dad and I had a big fight about this. ",
+    "I've been reading the news a lot. ",
+    "This came up at dinner last night. ",
+)
+QUESTION_SUFFIXES: tuple[str, ...] = (
+    " I'd like your honest opinion.",
+    " Please keep it short.",
+    " What's the real answer?",
+    " Why or why not?",
+    " Who do you think is right?",
+    " I really want to understand.",
 )
 RELATIONS: tuple[str, ...] = (
     "friend",
@@ -773,7 +835,8 @@ def question_for(topic: str, rng: random.Random, templates: Sequence[str] | None
     """One training question about `topic` from our templates (or `templates` if given).
 
     Without `templates`: 45% open questions, 15% leaning toward the proposition, 15%
-    leaning against it, 25% hand-written topic-specific questions.
+    leaning against it, 25% hand-written topic-specific questions; about a third get a
+    context sentence before or a follow-up after.
     """
     p = TOPIC_PHRASES[topic]
     pro = {"claims": p.pro_claims, "reasons": p.pro_reasons}
@@ -783,12 +846,17 @@ def question_for(topic: str, rng: random.Random, templates: Sequence[str] | None
     else:
         draw = rng.random()
         if draw < 0.25:
-            return rng.choice(p.specific_questions)
-        if draw < 0.70:
+            template, lean = rng.choice(p.specific_questions), pro
+        elif draw < 0.70:
             template, lean = rng.choice(OPEN_TEMPLATES), pro
         else:
             template = rng.choice(LEANING_TEMPLATES)
             lean = pro if draw < 0.85 else con
+        wrap = rng.random()
+        if wrap < 0.2:
+            template = rng.choice(QUESTION_PREFIXES) + template
+        elif wrap < 0.35:
+            template = template + rng.choice(QUESTION_SUFFIXES)
     other = con if lean is pro else pro
     return template.format(
         subj=rng.choice(p.subjects),

@@ -49,7 +49,7 @@ class DriftCallback(TrainerCallback):
     Args:
         store: the vdbench store (or its path).
         run: the run's identity and lineage (stage, algorithm, parent, hparams).
-        eval_set: the prompts to sample (see `vdbench.evalsets.stored.resolve_eval_set`).
+        eval_set: the prompts to sample, or a name/path for `resolve_eval_set`.
         config: schedule and sampling settings (K, temperature, max new tokens, batch).
         tokenizer: used when the Trainer does not pass `processing_class`.
         judge: a judge name/manifest path, or a loaded judge; scores each checkpoint's
@@ -62,11 +62,16 @@ class DriftCallback(TrainerCallback):
     """
 
     def __init__(
-        self, store: Store | str, run: RunSpec, eval_set: EvalSet, config: DriftConfig | None = None,
+        self, store: Store | str, run: RunSpec, eval_set: EvalSet | str,
+        config: DriftConfig | None = None,
         *, tokenizer: Any = None, judge: Any = None, total_steps: int | None = None,
         checkpoint_paths: dict[int, str] | None = None, save_checkpoints: bool = False,
     ):
         self.store = store if isinstance(store, Store) else Store(store)
+        if isinstance(eval_set, str):
+            from vdbench.evalsets.stored import resolve_eval_set
+
+            eval_set = resolve_eval_set(eval_set, self.store)
         self.run = replace(run, eval_set=eval_set.name)
         self.eval_set = eval_set
         self.config = config or DriftConfig()
@@ -85,9 +90,12 @@ class DriftCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
         total = self.total_steps or state.max_steps
         self.total_steps = total
-        self.schedule = checkpoint_schedule(total, self.config.every, self.config.eval_steps)
-        if self.config.every is not None and self.config.every > total:
-            log.warning("every=%d exceeds the run (%d steps)", self.config.every, total)
+        every = self.config.every
+        if every is not None and every > total:  # the CLI refuses this; a library user is warned
+            log.warning("every=%d exceeds the run (%d steps): sampling only its ends", every, total)
+            every = total
+        eval_steps = [s for s in self.config.eval_steps if s <= total]
+        self.schedule = checkpoint_schedule(total, every, eval_steps)
         if self._sync is None:
             self._sync = distributed.weights_are_sharded()
         already: set[int] = set()

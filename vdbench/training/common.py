@@ -41,7 +41,7 @@ def training_args_kwargs(hp: StageHParams, output_dir: Path, *, save_steps: list
         seed=hp.seed,
         data_seed=hp.seed,
         bf16=use_bf16(hp.bf16),
-        gradient_checkpointing=hp.gradient_checkpointing,
+        activation_checkpointing=hp.gradient_checkpointing,
         logging_steps=1,
         save_strategy="no",
         report_to="none",

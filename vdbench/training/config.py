@@ -135,7 +135,7 @@ class PPOHParams:
 
     One optimiser *step* of the drift schedule is one rollout batch (its PPO epochs
     included). Rollouts sample at temperature 1.0 so the behaviour policy is the policy.
-    `missing_eos_penalty` replaces the score of a response that never ended.
+    `missing_eos_penalty` is subtracted from the score of a response that never ended.
     """
 
     learning_rate: float = 1e-6

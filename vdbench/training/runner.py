@@ -128,11 +128,12 @@ def prepare_training(req: TrainRequest) -> PreparedTraining:
     if model_dir is None:
         raise InputError("--model is required" + (
             f" (parent {parent_run!r} has no recorded checkpoint path)" if parent_run else ""))
+    model_dir = Path(model_dir).expanduser().resolve()
     check_model_dir(model_dir, trust_remote_code=req.trust_remote_code)
     if req.reward_model is not None:
         check_model_dir(req.reward_model, trust_remote_code=req.trust_remote_code)
 
-    output_dir = check_output_dir(req.output_dir or Path("vdbench-runs") / req.run)
+    output_dir = check_output_dir(req.output_dir or Path("vdbench-runs") / req.run).resolve()
 
     hp = req.hparams
     if isinstance(hp, PPOHParams):
@@ -160,7 +161,7 @@ def _hparams_dict(hp: Any) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(hp), default=str))
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     import datasets
     import transformers
 
@@ -184,7 +185,7 @@ def run_training(prep: PreparedTraining) -> dict[str, Any]:
 
     req = prep.request
     store = Store(req.db)
-    _quiet_libraries()
+    quiet_libraries()
     if distributed.is_main():
         register_eval_set(store, prep.eval_set)
         prep.run = register_run(store, prep.run)
@@ -248,6 +249,7 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, An
         print(f"resuming from {resume}", file=sys.stderr)
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(prep.output_dir))
+    trainer.save_state()  # trainer_state.json: `vdbench sample` reads the step from it
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None, "steps": trainer.state.global_step}

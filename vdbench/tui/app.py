@@ -94,13 +94,14 @@ class VdbenchApp(App[None]):
 
     def __init__(self, db: str | os.PathLike[str], *, poll_s: float | None = 2.0,
                  n_boot: int = 1000, confidence: float = 0.95, seed: int = 0,
-                 user: str | None = None, cursor_blink: bool = True) -> None:
+                 user: str | None = None, cursor_blink: bool = True, prefetch: bool = True) -> None:
         super().__init__()
         self.db = Path(db)
         self.poll_s = poll_s
         self.n_boot, self.confidence, self.seed = n_boot, confidence, seed
         self.user = user or default_user()
         self.cursor_blink = cursor_blink
+        self.prefetch = prefetch  # compute neighbouring checkpoints ahead of a scrub
         self.overview: Overview | None = None
         self.problem: Problem | None = None
         self.selected_run: str | None = None

@@ -252,31 +252,61 @@ def pool_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 class ValueCache:
-    """v_t(T) with bootstrap CIs per (run, judge, step), recomputed when a step's judgments change."""
+    """v_t(T) with bootstrap CIs per (run, judge, step), recomputed when a step's judgments change.
+
+    Thread-safe: a step being computed by one worker (e.g. a prefetch of the next
+    checkpoint) is waited for, not computed twice, by another.
+    """
 
     def __init__(self, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0):
         self.n_boot, self.confidence, self.seed = n_boot, confidence, seed
         self._cache: dict[tuple[str, str, int], tuple[int, pd.DataFrame]] = {}
+        self._inflight: dict[tuple[str, str, int], threading.Event] = {}
         self._lock = threading.Lock()
+
+    def cached(self, series: RunSeries, step: int) -> bool:
+        ckpt = next((c for c in series.checkpoints if c.step == step), None)
+        with self._lock:
+            entry = self._cache.get((series.run_id, series.judge_id or "", step))
+        return ckpt is not None and entry is not None and entry[0] == ckpt.n_judged
 
     def values(self, ts: TuiStore, series: RunSeries, steps: Sequence[int] | None = None) -> pd.DataFrame:
         """Rows (topic, step, fraction, v_*, *_lo, *_hi, n_prompts, n_samples) for the steps."""
         if series.judge_id is None:
             return pd.DataFrame()
+        run, judge = series.run_id, series.judge_id
         wanted = {c.step: c for c in series.checkpoints if c.n_judged > 0}
         if steps is not None:
-            wanted = {s: c for s, c in wanted.items() if s in set(steps)}
+            keep = set(steps)
+            wanted = {s: c for s, c in wanted.items() if s in keep}
+        mine: list[int] = []
+        others: list[threading.Event] = []
         with self._lock:
-            missing = [s for s, c in wanted.items()
-                       if self._cache.get((series.run_id, series.judge_id, s), (-1,))[0] != c.n_judged]
-        if missing:
-            fresh = self._compute(ts, series, missing)
+            for step, ckpt in wanted.items():
+                key = (run, judge, step)
+                if self._cache.get(key, (-1,))[0] == ckpt.n_judged:
+                    continue
+                if key in self._inflight:
+                    others.append(self._inflight[key])
+                else:
+                    self._inflight[key] = threading.Event()
+                    mine.append(step)
+        try:
+            if mine:
+                fresh = self._compute(ts, series, mine)
+                with self._lock:
+                    for step in mine:
+                        rows = fresh[fresh["step"] == step].reset_index(drop=True)
+                        self._cache[(run, judge, step)] = (wanted[step].n_judged, rows)
+        finally:
             with self._lock:
-                for step in missing:
-                    rows = fresh[fresh["step"] == step].reset_index(drop=True)
-                    self._cache[(series.run_id, series.judge_id, step)] = (wanted[step].n_judged, rows)
+                for step in mine:
+                    self._inflight.pop((run, judge, step)).set()
+        for event in others:
+            event.wait()
         with self._lock:
-            parts = [self._cache[(series.run_id, series.judge_id, s)][1] for s in sorted(wanted)]
+            parts = [self._cache[(run, judge, s)][1] for s in sorted(wanted)
+                     if (run, judge, s) in self._cache]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def _compute(self, ts: TuiStore, series: RunSeries, steps: list[int]) -> pd.DataFrame:

@@ -225,10 +225,8 @@ def reliability_row(confidence: float, accuracy: float, width: int = 10) -> Text
     filled = round(accuracy * width)
     target = min(width - 1, max(0, round(confidence * width) - 1))
     for i in range(width):
-        ch = "█" if i < filled else " "
-        if i == target:
-            ch = "┃" if i >= filled else "▌"
-        text.append(ch, Style(color=COLOUR["support"]) if ch == "█" else Style())
+        ch = "█" if i < filled else ("┃" if i == target else " ")
+        text.append(ch, Style(color=COLOUR["support"]) if ch == "█" else Style(dim=True))
     return text
 
 
@@ -238,7 +236,8 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 def before_after(pair: tuple[float | None, float | None], digits: int = 2) -> str:
+    """`0.71→0.74`, or one value when there is no after."""
     before, after = pair
     if after is None:
         return fmt(before, digits)
-    return f"{fmt(before, digits)} → {fmt(after, digits)}"
+    return f"{fmt(before, digits)}→{fmt(after, digits)}"

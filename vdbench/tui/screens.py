@@ -17,21 +17,22 @@ from vdbench.tui.render import COLOUR, GLYPH, legend
 from vdbench.tui.widgets import Notice
 
 HELP = """\
-[b]vdbench tui[/b] — keyboard first; the mouse works too.  [dim]esc / F1 / ? closes[/dim]
+[b]vdbench tui[/b] · keyboard first, mouse optional  [dim]esc / F1 / ? closes[/dim]
 
-[b]everywhere[/b]  1–6 views · F1 or ? help · ctrl+p command palette · e export view
-            ctrl+r reload now · q quit · tab / shift+tab move focus
-[b]1 Runs[/b]      ↑/↓ run · enter open in Stances · space mark for comparison · d Drift
-[b]2 Stances[/b]   ←/→ previous/next checkpoint (or click the slider) · home/end first/last
-            ↑/↓ topic (its CI detail below) · output health of the checkpoint under the bars
-[b]3 Drift[/b]     s/n/o stance · ↑/↓ topic to plot · l algorithms side by side ↔ lineage stages
-            M = last − first · η drift time (↑ rising, ↓ falling) · ┊ η · · CI of extreme
-[b]4 Audit[/b]     a/b change dataset A/B · ↑/↓ topic · Δ = (p_s−p_o)(chosen) − (p_s−p_o)(rejected)
-[b]5 Samples[/b]   / filter (topic: step: stance: run: prompt: words) · enter apply · esc list
-            ↑/↓ pgup/pgdn home/end · p this prompt across checkpoints
-[b]6 Judge[/b]     c next calibration · l labelling mode: s support n neutral o oppose u undo k skip
-
-Stances read without colour: """
+[b]everywhere[/b] 1–6 views · F1 or ? help · ctrl+p palette · e export view
+           ctrl+r reload now · q quit · tab moves focus
+[b]1 Runs[/b]     ↑/↓ run · enter open · space mark to compare · d drift
+[b]2 Stances[/b]  ←/→ checkpoint (or click the slider) · home/end first/last
+           ↑/↓ topic: exact CI below; output health under the bars
+[b]3 Drift[/b]    s/n/o stance · ↑/↓ topic · l algorithms ↔ lineage stages
+           M = last − first · ┊ drift time η · · CI band of extreme
+[b]4 Audit[/b]    a/b change dataset A/B · ↑/↓ topic · Δ = margin(chosen) −
+           margin(rejected), margin = p_support − p_oppose
+[b]5 Samples[/b]  / filter: topic: step: stance: run: prompt: and words
+           ↑/↓ pgup/pgdn home/end · p this prompt across checkpoints
+[b]6 Judge[/b]    c next calibration · l labelling mode:
+           s/n/o label · u undo · k skip · j show the judge's answer
+[b]glyphs[/b]     """
 
 
 class HelpScreen(ModalScreen[None]):

@@ -115,7 +115,7 @@ class DriftView(View):
                              f" over training · {label}: ", (" vs ".join(self.run_ids) or "–", "bold"))
         if not self.done and self.run_ids:
             head.append(f"  computing {len(self.curves)}/{len(self.run_ids)}…", style="italic")
-        problems = [c.problem.title for c in self.curves if c.problem]
+        problems = [f"{c.problem.title}: {c.problem.detail}" for c in self.curves if c.problem]
         if problems:
             head.append("\n⚠ " + "; ".join(problems), style="yellow")
         self.query_one("#drift-head", Static).update(head)

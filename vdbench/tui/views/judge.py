@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -24,12 +25,11 @@ if TYPE_CHECKING:
     from vdbench.tui.data import CalibrationView, LabelQueue
 
 
-def confusion_table(cal: CalibrationView) -> Table | Text:
+def confusion_table(cal: CalibrationView) -> Group | Text:
     if not cal.confusion:
         return Text("no confusion matrix in this report", style="dim")
     labels = cal.labels
-    table = Table(title="confusion (rows: reference, cols: judge)", title_justify="left",
-                  show_edge=False, pad_edge=False, box=None, title_style="bold")
+    table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("")
     for label in labels:
         table.add_column(f"{GLYPH.get(label, '')}{label[:3]}", justify="right")
@@ -39,12 +39,12 @@ def confusion_table(cal: CalibrationView) -> Table | Text:
             on_diagonal = j == labels.index(label)
             cells.append(Text(str(value), style="bold" if on_diagonal else ""))
         table.add_row(Text(f"{GLYPH.get(label, '')}{label[:3]}", style=COLOUR.get(label, "")), *cells)
-    return table
+    return Group(Text("confusion: row=ref col=judge", style="bold"), table)
 
 
 def reliability_text(cal: CalibrationView) -> Text:
     before, after = cal.reliability.get("before", []), cal.reliability.get("after", [])
-    text = Text("reliability: accuracy per confidence bin (┃ = perfect)\n", style="bold")
+    text = Text("reliability: accuracy per bin (┃ ideal)\n", style="bold")
     if not before and not after:
         return text + Text("no reliability bins in this report", style="dim")
     text.append(f"{'bin':<9} {'before':<15} {'after':<15}  n\n", style="dim")
@@ -75,6 +75,7 @@ class JudgeView(View):
         Binding("o", "label('oppose')", "oppose"),
         Binding("u", "undo", "undo"),
         Binding("k", "skip", "skip"),
+        Binding("j", "show_judge", "judge's view", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -86,6 +87,7 @@ class JudgeView(View):
         self.position = 0
         self.history: list[tuple[int, dict[str, Any], str]] = []  # (position, item, label)
         self.labelled_now = 0
+        self.reveal_judge = False  # hidden by default: seeing the judge's answer anchors the annotator
 
     def compose(self) -> ComposeResult:
         with ContentSwitcher(initial="calibration"):
@@ -112,7 +114,7 @@ class JudgeView(View):
                 else self.query_one("#lab-scroll").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("label", "undo", "skip"):
+        if action in ("label", "undo", "skip", "show_judge"):
             return self.labelling
         if action == "next_calibration":
             return not self.labelling
@@ -154,12 +156,12 @@ class JudgeView(View):
         when = cal.created_at.strftime("%Y-%m-%d %H:%M") if hasattr(cal.created_at, "strftime") \
             else str(cal.created_at or "")
         head = Text.assemble(
-            (f"calibration {self.cal_index + 1}/{len(self.calibrations)}: ", "bold"),
-            (cal.judge_id, "bold"), f" vs {cal.reference} · {cal.method} scaling · {when}\n",
-            f"agreement {before_after(cal.agreement)} · macro-F1 {before_after(cal.macro_f1)} · "
+            (f"calibration {self.cal_index + 1}/{len(self.calibrations)} ", "bold"),
+            (cal.judge_id, "bold"), f" vs {cal.reference} · {cal.method}\n",
+            f"agreement {before_after(cal.agreement)} · F1 {before_after(cal.macro_f1)} · "
             f"κ {before_after(cal.kappa)} · ECE {before_after(cal.ece, 3)}"
             + (f" · n {cal.n}" if cal.n is not None else ""),
-            ("\nbefore → after fitting · c: next · l: labelling mode", "dim"))
+            (f"\nbefore→after fitting · calibrated {when}", "dim"))
         self.query_one("#cal-head", Static).update(head)
         self.query_one("#cal-confusion", Static).update(confusion_table(cal))
         self.query_one("#cal-reliability", Static).update(reliability_text(cal))
@@ -207,7 +209,7 @@ class JudgeView(View):
         head.update(Text.assemble(
             ("labelling as ", "bold"), (q.source, "bold"),
             f" · {done} labelled · {max(0, q.n_unlabelled - self.labelled_now)} unlabelled\n",
-            ("s support · n neutral · o oppose · u undo · k skip · l back", "dim")))
+            ("s support · n neutral · o oppose · u undo · k skip · j judge · l back", "dim")))
         item = self._item()
         if item is None:
             body.update(Text("Nothing left to label: every sample has your label.\n"
@@ -219,7 +221,10 @@ class JudgeView(View):
             ("proposition: ", "dim"), (f"{item.get('proposition') or '–'}\n", "italic"),
             ("question: ", "dim"), f"{' '.join(str(item.get('prompt') or '–').split())}\n\n",
             ("response:\n", "dim"), f"{item['response']}\n\n", ("judge: ", "dim"))
-        text.append(probs_text(item))
+        if self.reveal_judge:
+            text.append(probs_text(item))
+        else:
+            text.append("hidden (j shows it)", style="dim")
         body.update(text)
         self.query_one("#lab-scroll", VerticalScroll).scroll_home(animate=False)
 
@@ -237,6 +242,10 @@ class JudgeView(View):
             self.load_queue(self.request("queue"))
         else:
             self._render_item()
+
+    def action_show_judge(self) -> None:
+        self.reveal_judge = not self.reveal_judge
+        self._render_item()
 
     def action_skip(self) -> None:
         if self._item() is not None:

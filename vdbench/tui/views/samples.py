@@ -121,15 +121,15 @@ class SamplesView(View):
         self.filter = f
         self.total = total
         self._wanted = {k: v for k, v in self._wanted.items() if not k.startswith("page")}
-        parts = [f"{total:,} sample(s)", f"run {f.run_id}", f"judge {f.judge_id}"]
+        parts = [f"{total:,} sample(s)", f"run {f.run_id}"]
         for key, val in (("topic", f.topic), ("step", f.step), ("stance", f.stance),
                          ("prompt", f.prompt_id), ("text", f.text)):
             if val is not None:
                 parts.append(f"{key} {val!r}" if key == "text" else f"{key} {val}")
+        parts.append(f"judge {f.judge_id}")
         status = Text(" · ".join(parts))
         if total == 0:
             status.append("  — nothing matches; edit the filter (/)", style="yellow")
-        status.append("  p: prompt across checkpoints", style="dim")
         self.query_one("#sample-status", Static).update(status)
         sample_list.reset(total)
 
@@ -159,17 +159,18 @@ class SamplesView(View):
         if row is None:
             panel.update("")
             return
-        text = Text.assemble((f"{row['topic']} · {row['prompt_id']} · step {row['step']} · "
-                              f"sample {row['sample_idx']} · health {row.get('health', '?')}", "bold"))
+        width = max(20, panel.content_size.width or 78)
+        head = Text(f"{row['topic']} · {row['prompt_id']} · step {row['step']} · "
+                    f"#{row['sample_idx']} · health {row.get('health', '?')}", style="bold")
         if row.get("proposition"):
-            text.append(f"\nproposition: {row['proposition']}", style="dim")
-        if row.get("prompt"):
-            text.append(f"\nQ: {' '.join(str(row['prompt']).split())}")
-        text.append("\n")
-        text.append(probs_text(row))
+            head.append(f" · {row['proposition']}", style="dim")
+        question = Text(f"Q: {' '.join(str(row.get('prompt') or '…').split())}")
+        lines = [head, probs_text(row), question]
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
         body = row.get("response", row.get("text")) or ""
-        text.append(f"\nA: {' '.join(str(body).split())}")
-        panel.update(text)
+        answer = Text(f"A: {' '.join(str(body).split())}")
+        panel.update(Text("\n").join([*lines, answer]))
 
     # -- actions --------------------------------------------------------------------------
 

@@ -103,6 +103,20 @@ class StancesView(View):
 
         self.deliver("snapshot", token, lambda b: stance_snapshot(b.ts, b.cache, series, index))
 
+    @work(thread=True, exclusive=True, group="stances-prefetch")
+    def prefetch(self, series: RunSeries, steps: list[int]) -> None:
+        """Compute the neighbouring checkpoints in the background, so a scrub is a cache hit."""
+        from textual.worker import get_current_worker
+
+        backend = self.vapp.backend()
+        for step in steps:
+            if get_current_worker().is_cancelled:
+                return
+            try:
+                backend.cache.values(backend.ts, series, [step])
+            except Exception:  # a prefetch is only a hint; the scrub itself reports problems
+                return
+
     def show_series(self, series: RunSeries) -> None:
         previous = self.series
         self.series = series
@@ -181,6 +195,10 @@ class StancesView(View):
             table.add_row(name, stacked_bar(values, width), *cells, key=r["topic"])
         table.move_cursor(row=min(keep or 0, table.row_count - 1))
         self._detail()
+        if self.vapp.prefetch and series is not None:
+            n = len(series.checkpoints)
+            near = [series.checkpoints[i].step for i in (snap.index - 1, snap.index + 1) if 0 <= i < n]
+            self.prefetch(series, near)
 
     @on(DataTable.RowHighlighted, "#stance-table")
     def _detail(self) -> None:

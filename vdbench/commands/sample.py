@@ -1,0 +1,106 @@
+"""`vdbench sample`: sample checkpoints trained elsewhere into a run (batched, resumable)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vdbench.commands.common import add_db, add_json, console, print_json
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample", help="sample existing checkpoints (verl, OpenRLHF, any Trainer) into a run",
+        description="Generate K samples per eval prompt from each checkpoint directory and store "
+        "them as checkpoints of RUN. A directory holding checkpoint-* stands for all of them; "
+        "step and total steps come from trainer_state.json, else checkpoint-STEP names, else "
+        "--steps. Checkpoints already stored are skipped, so a killed run resumes.",
+    )
+    p.add_argument("--checkpoint", nargs="+", required=True, metavar="DIR",
+                   help="model directories, training output dirs (their checkpoint-*), or globs")
+    p.add_argument("--run", required=True, metavar="NAME")
+    p.add_argument("--stage", default="external", metavar="STAGE",
+                   help="stage label, e.g. base, sft, preference (default external)")
+    p.add_argument("--algorithm", default="none", help="algorithm label, e.g. dpo (default none)")
+    p.add_argument("--parent", metavar="RUN[:STEP]", help="lineage: the run this one continues")
+    add_db(p)
+    p.add_argument("--steps", type=_int_list, metavar="LIST",
+                   help="step of each checkpoint, in order (when trainer_state.json is absent)")
+    p.add_argument("--total-steps", type=int, help="total steps of the run (default: from "
+                   "trainer_state.json, else the largest step)")
+    p.add_argument("--eval-set", default="vprism", metavar="NAME")
+    p.add_argument("--samples", type=int, default=5, metavar="K", help="samples per prompt (default 5)")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per generate call (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", choices=["hf", "vllm"], default="hf",
+                   help="hf (default) or vllm (optional extra, GPU)")
+    p.add_argument("--tokenizer", type=Path, metavar="DIR",
+                   help="tokenizer directory for checkpoints saved without one")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16", "auto"])
+    p.add_argument("--sync-generate", action="store_true",
+                   help="every process joins every generate call (sharded weights)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow running Python code shipped in the model directory")
+    p.add_argument("--judge", metavar="NAME", help="judge the samples as they are stored")
+    add_json(p)
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from vdbench.errors import InputError
+    from vdbench.evalsets.stored import resolve_eval_set
+    from vdbench.runs import RunSpec, parse_parent
+    from vdbench.sampling import discover_checkpoints, require_engine, sample_checkpoints
+    from vdbench.store import Store
+    from vdbench.training import distributed
+    from vdbench.training.config import DriftConfig
+
+    for opt in ("samples", "max_new_tokens", "batch_size"):
+        if getattr(args, opt) <= 0:
+            raise InputError(f"--{opt.replace('_', '-')} must be positive")
+    require_engine(args.engine)
+    store = Store(args.db)
+    if not store.path.parent.exists():
+        raise InputError("directory of --db does not exist", where=str(store.path.parent))
+    checkpoints = discover_checkpoints(args.checkpoint, args.steps, args.total_steps)
+    if args.judge is not None:
+        from vdbench.judges.registry import find_manifest, read_manifest
+
+        read_manifest(find_manifest(args.judge))
+    eval_set = resolve_eval_set(args.eval_set, store)
+    cfg = DriftConfig(eval_set=eval_set.name, samples_per_prompt=args.samples,
+                      temperature=args.temperature, top_p=args.top_p,
+                      max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
+                      sync_generate=args.sync_generate)
+    parent_run, parent_step = parse_parent(args.parent)
+    run = RunSpec(run_id=args.run, stage=args.stage, algorithm=args.algorithm,
+                  model=str(checkpoints[0].path), parent_run=parent_run, parent_step=parent_step,
+                  eval_set=eval_set.name, hparams={"sampled_from": [str(c.path) for c in checkpoints],
+                                                   "generation": cfg.gen_settings()},
+                  seed=args.seed)
+    summary = sample_checkpoints(store, run, checkpoints, eval_set, cfg, engine=args.engine,
+                                 tokenizer_path=args.tokenizer, trust_remote_code=args.trust_remote_code,
+                                 dtype=args.dtype, judge=args.judge, quiet=args.json)
+    if not distributed.is_main():
+        return 0
+    if args.json:
+        print_json(summary)
+        return 0
+    out = console()
+    stored = [c for c in summary["checkpoints"] if c["status"] == "stored"]
+    out.print(f"run {summary['run']}: stored {summary['samples_stored']} samples from {len(stored)} "
+              f"checkpoint(s) in {summary['seconds']:.1f} s; "
+              f"{len(summary['checkpoints']) - len(stored)} already stored", markup=False)
+    if not args.judge:
+        out.print(f"next: vdbench judge run --db {args.db} --run {summary['run']}", markup=False)
+    return 0
