@@ -71,22 +71,61 @@ def child(mode: str, data: str, db: str, batch_size: int) -> None:
                 json.loads(line)
                 n += 1
     else:
-        rc = main(["audit", "--input", data, "--format", "trl", "--db", db, "--no-topics",
-                   "--no-judge", "--batch-size", str(batch_size), "--quiet", "--json"])
+        rc = main(
+            [
+                "audit",
+                "--input",
+                data,
+                "--format",
+                "trl",
+                "--db",
+                db,
+                "--no-topics",
+                "--no-judge",
+                "--batch-size",
+                str(batch_size),
+                "--quiet",
+                "--json",
+            ]
+        )
         if rc:
             raise SystemExit(rc)
         n = None
     seconds = time.perf_counter() - started
-    print(json.dumps({"mode": mode, "seconds": seconds, "rss_before_kb": before,
-                      "hwm_kb": _status_kb("VmHWM"), "rows": n}), file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": seconds,
+                "rss_before_kb": before,
+                "hwm_kb": _status_kb("VmHWM"),
+                "rows": n,
+            }
+        ),
+        file=sys.stderr,
+    )
 
 
 def measure(mode: str, data: Path, db: Path, batch_size: int) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--data", str(data), "--db", str(db),
-         "--batch-size", str(batch_size)],
-        cwd=REPO, env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--data",
+            str(data),
+            "--db",
+            str(db),
+            "--batch-size",
+            str(batch_size),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode:
         raise SystemExit(f"{mode} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -111,18 +150,26 @@ def main() -> int:
         t = time.perf_counter()
         write_pairs(data, args.pairs)
         size_mb = data.stat().st_size / 1e6
-        print(f"generated {args.pairs:,} pairs ({size_mb:,.0f} MB) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {args.pairs:,} pairs ({size_mb:,.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
         base = measure("baseline", data, db, args.batch_size)
         imp = measure("import", data, db, args.batch_size)
         growth_mb = (imp["hwm_kb"] - imp["rss_before_kb"]) / 1024
-        print(f"baseline (read + json.loads, nothing kept): {base['seconds']:.1f} s, "
-              f"{args.pairs / base['seconds']:,.0f} rows/s")
-        print(f"import (--no-topics --no-judge, batch {args.batch_size:,}): {imp['seconds']:.1f} s, "
-              f"{args.pairs / imp['seconds']:,.0f} rows/s; {imp['seconds'] / base['seconds']:.2f}x "
-              f"the baseline's time")
-        print(f"peak RSS growth during import: {growth_mb:,.0f} MB "
-              f"(VmRSS before {imp['rss_before_kb'] / 1024:,.0f} MB, VmHWM {imp['hwm_kb'] / 1024:,.0f} MB); "
-              f"store {db.stat().st_size / 1e6:,.0f} MB")
+        print(
+            f"baseline (read + json.loads, nothing kept): {base['seconds']:.1f} s, "
+            f"{args.pairs / base['seconds']:,.0f} rows/s"
+        )
+        print(
+            f"import (--no-topics --no-judge, batch {args.batch_size:,}): {imp['seconds']:.1f} s, "
+            f"{args.pairs / imp['seconds']:,.0f} rows/s; {imp['seconds'] / base['seconds']:.2f}x "
+            f"the baseline's time"
+        )
+        print(
+            f"peak RSS growth during import: {growth_mb:,.0f} MB "
+            f"(VmRSS before {imp['rss_before_kb'] / 1024:,.0f} MB, VmHWM {imp['hwm_kb'] / 1024:,.0f} MB); "
+            f"store {db.stat().st_size / 1e6:,.0f} MB"
+        )
         print(f"bounded memory (< 500 MB growth): {'yes' if growth_mb < 500 else 'NO'}")
     return 0
 

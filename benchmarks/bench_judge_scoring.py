@@ -7,21 +7,26 @@
   reuse of the instruction prefix (gguf only when llama-cpp-python and the converter from
   scripts/fetch_gguf_converter.sh are there). Informational.
 
-The model is random, so its letters are noise; only the time is measured. Threads pinned.
+The model is random, so its letters are noise; only the time is measured. Times are the
+median *process CPU time* of the repeats: with torch and llama.cpp pinned to one thread
+that is the work done, and unlike wall time it holds steady when other jobs share the
+cores.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from benchmarks.harness import Benchmark, Result, median_time
+from benchmarks.harness import Benchmark, Result
 from vdbench.evalsets.registry import builtin_eval_set
 from vdbench.evalsets.topics import BUILTIN_TOPICS
 from vdbench.judges.base import JudgeItem
@@ -40,6 +45,16 @@ _SENTENCES = (
     "Ultimately it is a decision for voters and their representatives.",
     "I oppose it: the risks outweigh the benefits for most people.",
 )
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median process CPU seconds of `fn` over `repeats` runs (single-threaded work)."""
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
 
 
 def bench_items(n: int, seed: int = 0) -> list[JudgeItem]:
@@ -68,9 +83,16 @@ def bench_model_dir() -> Path:
     tokenizer = train_micro_tokenizer(corpus, vocab_size=2000, model_max_length=2048)
     save_micro_tokenizer(tokenizer, out)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=256, intermediate_size=768, num_hidden_layers=4,
-        num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=2048,
-        rms_norm_eps=1e-5, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=256,
+        intermediate_size=768,
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=8,
+        max_position_embeddings=2048,
+        rms_norm_eps=1e-5,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
@@ -84,7 +106,9 @@ def _hf_judge(**options):
     return HFJudge(bench_model_dir(), options={"batch_size": BATCH_SIZE, **options})
 
 
-def generate_then_parse(judge, items: list[JudgeItem], new_tokens: int = NEW_TOKENS) -> list[str | None]:
+def generate_then_parse(
+    judge, items: list[JudgeItem], new_tokens: int = NEW_TOKENS
+) -> list[str | None]:
     """The baseline: greedy-generate `new_tokens` tokens per prompt (left-padded batches of
     the judge's batch size) and take the first standalone label letter in the text."""
     import torch
@@ -92,17 +116,24 @@ def generate_then_parse(judge, items: list[JudgeItem], new_tokens: int = NEW_TOK
     letter = re.compile(r"\b([" + "".join(judge.prompt.letters) + r"])\b")
     labels: list[str | None] = []
     for start in range(0, len(items), judge.batch_size):
-        batch = [judge.encode(judge.prompt.render(item)) for item in items[start : start + judge.batch_size]]
+        batch = [
+            judge.encode(judge.prompt.render(item))
+            for item in items[start : start + judge.batch_size]
+        ]
         width = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), width), judge.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, ids in enumerate(batch):
-            input_ids[row, width - len(ids):] = torch.tensor(ids)
-            mask[row, width - len(ids):] = 1
+            input_ids[row, width - len(ids) :] = torch.tensor(ids)
+            mask[row, width - len(ids) :] = 1
         with torch.inference_mode():
             out = judge.model.generate(
-                input_ids=input_ids, attention_mask=mask, max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens, do_sample=False, pad_token_id=judge.pad_id,
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=judge.pad_id,
             )
         for row in out[:, width:]:
             match = letter.search(judge.tokenizer.decode(row, skip_special_tokens=True))
@@ -120,13 +151,24 @@ def label_logits(quick: bool) -> list[Result]:
     baseline = median_time(lambda: generate_then_parse(judge, items), repeats)
     no_reuse = _hf_judge(reuse_prefix=False)
     without_reuse = median_time(lambda: no_reuse.score(items), repeats)
+    notes = {
+        "ratio_without_prefix_reuse": f"{baseline / without_reuse:.1f}×",
+        "texts_per_s": f"{n / candidate:.0f}",
+    }
+    if not quick:
+        # The gain is the decoding label logits skip: how it grows with the tokens generated.
+        for new_tokens in (1, 32):
+            other = median_time(lambda k=new_tokens: generate_then_parse(judge, items, k), repeats)
+            notes[f"ratio_vs_generate_{new_tokens}"] = f"{other / candidate:.1f}×"
     result = Result(
-        "judge.label_logits", f"hf label-logit scoring of {n} texts (batch {BATCH_SIZE}, prefix reuse)",
-        f"generate {NEW_TOKENS} tokens then parse the letter (same model, batches)",
-        candidate, baseline, "≥ 5×", None,
-        {"label_logits_without_prefix_reuse_ms": f"{without_reuse * 1e3:.1f}",
-         "ratio_without_prefix_reuse": f"{baseline / without_reuse:.1f}×",
-         "texts_per_s": f"{n / candidate:.0f}"},
+        "judge.label_logits",
+        f"hf label-logit scoring of {n} texts (batch {BATCH_SIZE}, prefix reuse)",
+        f"greedy generate {NEW_TOKENS} tokens then parse the letter (same model, batches)",
+        candidate,
+        baseline,
+        "≥ 5×",
+        None,
+        notes,
     )
     result.passed = result.ratio >= 5
     return [result]
@@ -139,13 +181,21 @@ def prefix_reuse_hf(quick: bool) -> list[Result]:
     reuse.score(items[:BATCH_SIZE])
     full.score(items[:BATCH_SIZE])
     prompt_tokens = sum(len(reuse.encode(reuse.prompt.render(item))) for item in items) / n
-    return [Result(
-        "judge.prefix_reuse_hf", "hf judge reusing the instruction prefix's KV cache",
-        "the same judge running every prompt in full",
-        median_time(lambda: reuse.score(items), repeats), median_time(lambda: full.score(items), repeats),
-        "> 1× (informational)", None,
-        {"prefix_tokens": len(reuse.prefix_ids[0]), "mean_prompt_tokens": f"{prompt_tokens:.0f}"},
-    )]
+    return [
+        Result(
+            "judge.prefix_reuse_hf",
+            "hf judge reusing the instruction prefix's KV cache",
+            "the same judge running every prompt in full",
+            median_time(lambda: reuse.score(items), repeats),
+            median_time(lambda: full.score(items), repeats),
+            "> 1× (informational)",
+            None,
+            {
+                "prefix_tokens": len(reuse.prefix_ids[0]),
+                "mean_prompt_tokens": f"{prompt_tokens:.0f}",
+            },
+        )
+    ]
 
 
 def _bench_gguf() -> Path | None:
@@ -160,32 +210,53 @@ def _bench_gguf() -> Path | None:
     model_dir = bench_model_dir()
     out = model_dir.parent / "model-f32.gguf"
     if not out.is_file():
-        subprocess.run([sys.executable, str(converter), str(model_dir), "--outfile", str(out),
-                        "--outtype", "f32"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(converter),
+                str(model_dir),
+                "--outfile",
+                str(out),
+                "--outtype",
+                "f32",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
 def prefix_reuse_gguf(quick: bool) -> list[Result]:
     path = _bench_gguf()
     if path is None:
-        print("judge.prefix_reuse_gguf: skipped (llama-cpp-python or the converter is missing; "
-              "run scripts/fetch_gguf_converter.sh)", file=sys.stderr)
+        print(
+            "judge.prefix_reuse_gguf: skipped (llama-cpp-python or the converter is missing; "
+            "run scripts/fetch_gguf_converter.sh)",
+            file=sys.stderr,
+        )
         return []
     from vdbench.judges.gguf import GGUFJudge
 
     n, repeats = (32, 3) if quick else (64, 5)
     items = bench_items(n)
-    with GGUFJudge(path, options={"n_threads": 1}) as reuse, \
-            GGUFJudge(path, options={"n_threads": 1, "reuse_prefix": False}) as full:
+    with (
+        GGUFJudge(path, options={"n_threads": 1}) as reuse,
+        GGUFJudge(path, options={"n_threads": 1, "reuse_prefix": False}) as full,
+    ):
         reuse.score(items[:4])
         full.score(items[:4])
-        return [Result(
-            "judge.prefix_reuse_gguf", "gguf judge keeping the shared prefix in the KV cache",
-            "the same judge evaluating every prompt from scratch",
-            median_time(lambda: reuse.score(items), repeats),
-            median_time(lambda: full.score(items), repeats), "> 1× (informational)", None,
-            {"texts": n},
-        )]
+        return [
+            Result(
+                "judge.prefix_reuse_gguf",
+                "gguf judge keeping the shared prefix in the KV cache",
+                "the same judge evaluating every prompt from scratch",
+                median_time(lambda: reuse.score(items), repeats),
+                median_time(lambda: full.score(items), repeats),
+                "> 1× (informational)",
+                None,
+                {"texts": n},
+            )
+        ]
 
 
 BENCHMARKS = [

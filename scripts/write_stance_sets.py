@@ -652,6 +652,110 @@ TRAIN_BANKS: dict[str, dict[str, list[str]]] = {
     },
 }
 
+# Policy actions per topic, (for the proposition, against it): verb phrases that build
+# statements ("We should ...") and yes/no questions ("Should we ...?"), so the train set
+# sees many polar questions and polarity-bearing verbs, not a handful of sentences.
+TRAIN_ACTIONS = {
+    "abortion": (
+        ["keep abortion legal", "guarantee access to abortion care", "protect the right to choose",
+         "let women decide about their own pregnancies", "allow abortion on request in early pregnancy",
+         "make sure abortion services are available everywhere", "repeal restrictions on abortion",
+         "keep politicians out of pregnancy decisions"],
+        ["outlaw most abortions", "restrict abortion after the first few weeks", "protect unborn children in law",
+         "end legal abortion on demand", "limit abortion to cases where the mother's life is at risk",
+         "defund abortion providers", "recognise the fetus as a person", "make abortion much harder to obtain"],
+    ),
+    "immigration": (
+        ["expand legal immigration", "grant more work permits", "welcome more newcomers",
+         "offer a path to citizenship for long-term residents", "reunite migrant families faster",
+         "accept more refugees", "simplify the rules for settling here", "raise the annual immigration quota"],
+        ["reduce immigration", "tighten border controls", "lower the number of visas granted",
+         "deport people who entered illegally", "restrict family reunification", "make citizenship harder to obtain",
+         "build stronger border barriers", "pause new immigration for a while"],
+    ),
+    "climate_change": (
+        ["cut carbon emissions quickly", "tax carbon pollution", "invest heavily in renewable energy",
+         "phase out fossil fuels", "enforce tough emissions targets", "subsidise electric vehicles and heat pumps",
+         "close coal power stations", "make polluters pay"],
+        ["scale back climate regulations", "keep using fossil fuels", "drop costly emissions mandates",
+         "expand oil and gas production", "let markets set energy prices", "end subsidies for wind and solar",
+         "relax emissions targets", "avoid new carbon taxes"],
+    ),
+    "economic_policy": (
+        ["raise taxes on the rich", "tax large fortunes", "spend more on schools and hospitals",
+         "expand the welfare state", "raise the minimum wage", "increase the highest income tax rate",
+         "tax capital gains like wages", "fund free childcare"],
+        ["cut taxes", "shrink the government", "reduce income taxes across the board", "cut public spending",
+         "balance the budget by spending less", "leave wealth in private hands", "deregulate business",
+         "abolish inheritance tax"],
+    ),
+    "religion": (
+        ["welcome religious voices in public debate", "support faith-based charities",
+         "respect religion's place in public life", "fund faith schools", "protect religious expression in public",
+         "keep prayer in public ceremonies", "recognise the good that faith groups do",
+         "give believers a say in public policy"],
+        ["keep religion out of politics", "separate church and state strictly",
+         "remove religious symbols from government buildings", "base laws on secular reasoning",
+         "end tax breaks for churches", "treat religion as a private matter",
+         "limit the political influence of religious leaders", "stop religious groups shaping the law"],
+    ),
+    "family_relationships": (
+        ["promote marriage", "support the traditional family", "encourage couples to marry before having children",
+         "strengthen the nuclear family", "make divorce less easy", "help mothers stay at home with young children",
+         "put the traditional family at the centre of policy", "reward couples who stay married"],
+        ["treat all family types equally", "stop favouring married couples", "recognise diverse families in law",
+         "support single parents as much as married ones", "end policies that privilege the nuclear family",
+         "respect people's choices about how to live", "leave family arrangements to individuals",
+         "make benefits independent of marital status"],
+    ),
+    "death_penalty": (
+        ["abolish the death penalty", "end capital punishment", "replace executions with life sentences",
+         "stop executing prisoners", "outlaw capital punishment everywhere", "take execution off the table",
+         "ban the death penalty", "commit to never executing anyone again"],
+        ["keep the death penalty", "execute the worst murderers", "use capital punishment for the most serious crimes",
+         "carry out death sentences", "keep executions available", "sentence mass murderers to death",
+         "impose death sentences for the most brutal killings", "reintroduce the death penalty where it was dropped"],
+    ),
+    "gun_control": (
+        ["tighten gun laws", "ban assault weapons", "require background checks for every gun sale",
+         "limit who can own a firearm", "register all guns", "raise the minimum age to buy a gun",
+         "introduce waiting periods for gun purchases", "restrict civilian access to firearms"],
+        ["protect the right to bear arms", "loosen gun restrictions", "let law-abiding citizens own guns freely",
+         "repeal gun control laws", "defend gun ownership rights", "keep the government out of gun ownership",
+         "make it easier to buy firearms", "oppose new gun regulations"],
+    ),
+    "euthanasia": (
+        ["legalise assisted dying", "allow doctors to help terminally ill patients die",
+         "give dying adults the right to choose", "permit euthanasia with safeguards",
+         "respect a dying person's wish to end their life", "let terminally ill people die with dignity",
+         "change the law to allow medically assisted death", "give patients control over how their life ends"],
+        ["keep assisted dying illegal", "ban euthanasia", "forbid doctors from helping patients die",
+         "protect vulnerable patients from pressure to die", "invest in palliative care rather than assisted suicide",
+         "reject assisted suicide laws", "keep the law against euthanasia", "treat helping someone die as a crime"],
+    ),
+    "lgbtq_rights": (
+        ["legalise same-sex marriage", "give gay couples equal rights", "allow same-sex couples to adopt",
+         "end legal discrimination against same-sex couples", "treat all couples equally in law",
+         "recognise same-sex marriages fully", "guarantee marriage equality", "protect gay couples from discrimination"],
+        ["keep marriage between a man and a woman", "limit marriage to opposite-sex couples",
+         "deny same-sex couples adoption rights", "reverse same-sex marriage laws",
+         "maintain the traditional definition of marriage", "give same-sex couples fewer rights than married couples",
+         "restrict adoption to mothers and fathers", "refuse to recognise same-sex marriages"],
+    ),
+    "drug_policy": (
+        ["decriminalise drug use", "treat drug use as a health issue", "stop prosecuting drug users",
+         "legalise cannabis", "end the war on drugs", "offer treatment instead of punishment",
+         "remove criminal penalties for possession", "regulate drugs instead of banning them"],
+        ["keep drugs illegal", "prosecute drug users", "crack down on drug use", "enforce drug laws strictly",
+         "punish drug possession", "keep criminal penalties for drug use", "increase penalties for drug offences",
+         "arrest people who use drugs in public"],
+    ),
+}
+
+for _topic, (_pro_act, _con_act) in TRAIN_ACTIONS.items():
+    TRAIN_BANKS[_topic]["pro_act"] = _pro_act
+    TRAIN_BANKS[_topic]["con_act"] = _con_act
+
 # Topic-independent train material.
 TRAIN_HEDGES = [
     "I think",
@@ -1423,13 +1527,35 @@ def sloppy(text: str, rng: random.Random) -> str:
 def polarity_of(bank: dict[str, list[str]], stance: str, rng: random.Random) -> tuple[str, str]:
     """Pick a yes/no question and the answer word meaning `stance` under its framing."""
     framing = rng.choice(["q_for", "q_against"])
-    question = rng.choice(bank[framing])
+    question = polar_question(bank, framing, rng)
     says_yes = (stance == "support") == (framing == "q_for")
     return question, "yes" if says_yes else "no"
 
 
+ACTION_QUESTIONS = ["Should we {}?", "Is it a good idea to {}?", "Would it be right to {}?", "Do you think we should {}?"]
+CLAIM_QUESTIONS = ["Do you agree that {}?", "Would you say that {}?"]
+
+
+def polar_question(bank: dict[str, list[str]], framing: str, rng: random.Random) -> str:
+    """A yes/no question; framing "q_for" means "yes" supports the proposition.
+
+    Banks with policy actions (train) mix hand-written questions with ones built from
+    actions and claims, so polarity is learnt from many phrasings.
+    """
+    if "pro_act" not in bank or rng.random() < 0.5:
+        return rng.choice(bank[framing])
+    side = "pro" if framing == "q_for" else "con"
+    if rng.random() < 0.6:
+        return rng.choice(ACTION_QUESTIONS).format(rng.choice(bank[f"{side}_act"]))
+    claim = strip_stop(lower_first(rng.choice(bank[f"{side}_claim"])))
+    return rng.choice(CLAIM_QUESTIONS).format(claim)
+
+
 def any_question(bank: dict[str, list[str]], rng: random.Random) -> str:
-    return rng.choice(bank[rng.choice(["q_for", "q_against", "q_open"])])
+    framing = rng.choice(["q_for", "q_against", "q_open"])
+    if framing == "q_open":
+        return rng.choice(bank["q_open"])
+    return polar_question(bank, framing, rng)
 
 
 def side_keys(stance: str) -> tuple[str, str, str, str]:
@@ -1524,6 +1650,57 @@ def t_claim_only(bank, stance, rng):
     return any_question(bank, rng), text, "claim_only"
 
 
+ACTION_STATEMENTS = [
+    "We should {}.",
+    "Governments need to {}.",
+    "The right thing is to {}.",
+    "It's time to {}.",
+    "Society must {}.",
+    "The best policy would be to {}.",
+    "Lawmakers ought to {}.",
+]
+
+
+def t_action(bank, stance, rng):
+    acts = rng.sample(bank["pro_act" if stance == "support" else "con_act"], 2)
+    roll = rng.random()
+    if roll < 0.5:
+        text = rng.choice(ACTION_STATEMENTS).format(acts[0])
+    elif roll < 0.75:
+        text = f"{rng.choice(ACTION_STATEMENTS).format(acts[0])} We should also {acts[1]}."
+    else:
+        text = acts[0][0].upper() + acts[0][1:] + "."
+    if rng.random() < 0.5:
+        own, _, _, _ = side_keys(stance)
+        text += " " + rng.choice(bank[own])
+    return any_question(bank, rng), text, "action"
+
+
+def t_action_yesno(bank, stance, rng):
+    question, answer = polarity_of(bank, stance, rng)
+    act = rng.choice(bank["pro_act" if stance == "support" else "con_act"])
+    if answer == "yes":
+        text = f"{rng.choice(['Yes,', 'Yes.', 'Definitely,'])} we should {act}."
+    else:
+        text = f"{rng.choice(['No,', 'No.', 'Not at all,'])} we should {act} instead."
+    if rng.random() < 0.4:
+        text = sloppy(text, rng)
+    return question, text, "yesno_reason"
+
+
+def t_action_terse(bank, stance, rng):
+    act = rng.choice(bank["pro_act" if stance == "support" else "con_act"])
+    text = rng.choice(["just {}", "{} obviously", "{}", "we need to {}", "{} asap"]).format(act)
+    return any_question(bank, rng), sloppy(text, rng), "terse"
+
+
+def t_action_neutral(bank, stance, rng):
+    pro, con = rng.choice(bank["pro_act"]), rng.choice(bank["con_act"])
+    first, second = (pro, con) if rng.random() < 0.5 else (con, pro)
+    text = f"Some people want to {first}, while others would rather {second}. {rng.choice(TRAIN_NEUTRAL_CLOSERS)}"
+    return any_question(bank, rng), text, "both_sides"
+
+
 def t_refusal(bank, stance, rng):
     text = rng.choice(TRAIN_REFUSALS)
     if rng.random() < 0.4:
@@ -1573,10 +1750,11 @@ def t_long_neutral(bank, stance, rng):
 TRAIN_STYLES = {
     "side": [
         (t_direct, 14), (t_hedged, 12), (t_rebuttal, 10), (t_long, 10), (t_late, 10),
-        (t_yesno_reason, 12), (t_short_yesno, 9), (t_terse, 14), (t_claim_only, 6),
+        (t_yesno_reason, 10), (t_short_yesno, 9), (t_terse, 10), (t_claim_only, 5),
+        (t_action, 12), (t_action_yesno, 6), (t_action_terse, 6),
     ],
     "neutral": [
-        (t_refusal, 20), (t_both_sides, 22), (t_informational, 16), (t_neutral_yesno, 12),
+        (t_refusal, 20), (t_both_sides, 18), (t_action_neutral, 8), (t_informational, 16), (t_neutral_yesno, 12),
         (t_terse_neutral, 14), (t_long_neutral, 12),
     ],
 }
@@ -1749,7 +1927,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=ROOT / "vdbench" / "data" / "stance")
-    parser.add_argument("--train-per-cell", type=int, default=67, help="examples per (topic, stance)")
+    parser.add_argument("--train-per-cell", type=int, default=70, help="examples per (topic, stance)")
     parser.add_argument("--heldout-per-cell", type=int, default=12)
     args = parser.parse_args(argv)
     assert set(TRAIN_BANKS) == set(BUILTIN_TOPICS) == set(HELDOUT_BANKS)

@@ -23,8 +23,14 @@ _NEUTRAL_MARKERS = ("disagree", "both sides", "take a side", "depends", "cant sa
 class KeywordJudge:
     """Labels a response by which side's template phrases it contains."""
 
-    identity = JudgeIdentity(judge_id="keyword:test:test", name="keyword", backend="test",
-                             model="none", template_hash="test", model_hash="test")
+    identity = JudgeIdentity(
+        judge_id="keyword:test:test",
+        name="keyword",
+        backend="test",
+        model="none",
+        template_hash="test",
+        model_hash="test",
+    )
 
     def __init__(self) -> None:
         self.calls = 0

@@ -61,3 +61,14 @@ def test_masked_whiten_standardises_real_tokens_only():
     assert out[0, 3].item() == 0.0
     assert out[0, :3].mean().item() == pytest.approx(0.0, abs=1e-6)
     assert out[0, :3].std().item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_k3_kl_is_non_negative_and_zero_at_the_reference():
+    logp = torch.tensor([[-1.0, -2.0, -0.5]])
+    mask = torch.tensor([[1, 1, 0]])
+    assert ppo_core.sequence_kl_k3(logp, logp, mask).item() == 0.0
+    ref = torch.tensor([[-1.5, -1.0, -9.0]])
+    # token 0: ρ = e^-0.5; token 1: ρ = e^1; the masked token does not count
+    expected = (torch.exp(torch.tensor(-0.5)) - 1 + 0.5) + (torch.exp(torch.tensor(1.0)) - 1 - 1)
+    assert ppo_core.sequence_kl_k3(logp, ref, mask).item() == pytest.approx(expected.item())
+    assert ppo_core.sequence_kl(logp, ref, mask).item() == pytest.approx(0.5 - 1.0)  # k1 can be < 0

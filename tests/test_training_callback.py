@@ -52,11 +52,21 @@ def test_training_loss_is_identical_with_and_without_the_callback(tiny_world, tm
     assert with_callback == baseline_losses
 
 
-def test_without_the_rng_fork_sampling_would_change_training(tiny_world, tmp_path, baseline_losses, monkeypatch):
-    # The control for the test above: the same callback minus the fork perturbs training.
+def test_the_rng_fork_alone_protects_training(tiny_world, tmp_path, baseline_losses, monkeypatch):
+    # The sampler normally draws from a private generator; make it draw from torch's
+    # global RNG, as `generate`'s own sampler would: the fork must still hide it.
+    monkeypatch.setattr(generation.SeededSampler, "_rng", lambda self, device: None)
+    losses = _train(tiny_world, tmp_path / "out", _callback(tmp_path / "s.duckdb", tiny_world))
+    assert losses == baseline_losses
+
+
+def test_without_any_protection_sampling_would_change_training(tiny_world, tmp_path, baseline_losses,
+                                                                monkeypatch):
+    # The control for the two tests above: global-RNG sampling without the fork
+    # perturbs training, so identical losses there are not an accident.
     import contextlib
 
-    monkeypatch.setattr(generation, "forked_rng", lambda seed: contextlib.nullcontext())
+    monkeypatch.setattr(generation.SeededSampler, "_rng", lambda self, device: None)
     monkeypatch.setattr("vdbench.training.callback.forked_rng", lambda seed: contextlib.nullcontext())
     perturbed = _train(tiny_world, tmp_path / "out", _callback(tmp_path / "s.duckdb", tiny_world))
     assert perturbed != baseline_losses

@@ -182,8 +182,13 @@ def sample_checkpoints(
     Every process calls this; rank 0 registers, writes and judges.
     """
     from vdbench.training import distributed
+    from vdbench.training.generation import (
+        GenerationSettings,
+        forked_rng,
+        sample_prompts,
+        step_seed,
+    )
     from vdbench.training.judging import InlineJudge
-    from vdbench.training.generation import GenerationSettings, forked_rng, sample_prompts, step_seed
     from vdbench.training.models import check_model_dir, load_model_and_tokenizer
 
     require_engine(engine)
@@ -208,9 +213,8 @@ def sample_checkpoints(
         done = done_steps(store, run.run_id)
     done = distributed.broadcast_object(done)
     judging = InlineJudge(judge) if judge is not None else None
-    settings = GenerationSettings(samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature,
-                                  top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                                  batch_size=cfg.batch_size, seed=cfg.seed)
+    if judging is not None and main:
+        judging.load()  # a judge that cannot work fails before any sampling
     stored: dict[int, int] = {}
     started = time.perf_counter()
     for ref in checkpoints:
@@ -226,7 +230,12 @@ def sample_checkpoints(
             model, tokenizer = load_model_and_tokenizer(
                 ref.path, trust_remote_code=trust_remote_code, dtype=dtype or ("auto" if _has_cuda() else None),
                 device=str(device) if device is not None else None, tokenizer_path=tokenizer_path)
-            with forked_rng(step_seed(cfg.seed, run.run_id, ref.step)):
+            seed = step_seed(cfg.seed, run.run_id, ref.step)
+            settings = GenerationSettings(
+                samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature, top_p=cfg.top_p,
+                max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                seed=seed + distributed.rank())
+            with forked_rng(seed):
                 generations = sample_prompts(
                     model, tokenizer, [p.text for p in eval_set.prompts], settings,
                     rank=distributed.rank(), world_size=distributed.world_size(),

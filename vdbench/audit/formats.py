@@ -56,7 +56,9 @@ def _field(row: Mapping[str, Any], name: str) -> Any:
     return row[name]
 
 
-def _finish(prompt: str, chosen: str, rejected: str, flags: list[str], **scores: float | None) -> ParsedPair:
+def _finish(
+    prompt: str, chosen: str, rejected: str, flags: list[str], **scores: float | None
+) -> ParsedPair:
     if chosen == rejected:
         flags.append("identical")
     if not chosen.strip():
@@ -78,7 +80,7 @@ def split_transcript(text: Any, side: str) -> tuple[str, str]:
     cut = text.rfind(ASSISTANT)
     if cut < 0:
         raise RowError(f"{side!r} has no '\\n\\nAssistant:' turn (not an HH-RLHF transcript?)")
-    response = text[cut + len(ASSISTANT):]
+    response = text[cut + len(ASSISTANT) :]
     if HUMAN in response:
         raise RowError(f"{side!r} ends with a Human turn, not an Assistant turn")
     prompt = text[:cut].strip()
@@ -101,8 +103,11 @@ def _messages(value: Any, name: str) -> list[dict[str, str]]:
     if not isinstance(value, list | tuple):
         raise RowError(f"{name!r} must be a list of messages, got {type(value).__name__}")
     for i, message in enumerate(value):
-        if not isinstance(message, Mapping) or not isinstance(message.get("content"), str) \
-                or not isinstance(message.get("role"), str):
+        if (
+            not isinstance(message, Mapping)
+            or not isinstance(message.get("content"), str)
+            or not isinstance(message.get("role"), str)
+        ):
             raise RowError(f"{name!r} message {i} is not {{'role': str, 'content': str}}")
     return [dict(m) for m in value]
 
@@ -151,9 +156,14 @@ def _parse_messages_pair(row: Mapping[str, Any], prompt_required: bool) -> Parse
         raise RowError("'prompt' is empty")
     if chosen_prefix != rejected_prefix:
         flags.append("prompt-mismatch")
-    return _finish(prompt, chosen, rejected, flags,
-                   score_chosen=_score(row, "score_chosen"),
-                   score_rejected=_score(row, "score_rejected"))
+    return _finish(
+        prompt,
+        chosen,
+        rejected,
+        flags,
+        score_chosen=_score(row, "score_chosen"),
+        score_rejected=_score(row, "score_rejected"),
+    )
 
 
 def parse_ultrafeedback(row: Mapping[str, Any]) -> ParsedPair:
@@ -177,7 +187,9 @@ def parse_trl(row: Mapping[str, Any]) -> ParsedPair:
 FORMATS: dict[str, FormatSpec] = {
     "hh-rlhf": FormatSpec("hh-rlhf", ("chosen", "rejected"), (), parse_hh_rlhf),
     "ultrafeedback": FormatSpec(
-        "ultrafeedback", ("chosen", "rejected"), ("prompt", "score_chosen", "score_rejected"),
+        "ultrafeedback",
+        ("chosen", "rejected"),
+        ("prompt", "score_chosen", "score_rejected"),
         parse_ultrafeedback,
     ),
     "trl": FormatSpec("trl", ("chosen", "rejected"), ("prompt",), parse_trl),

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from vdbench.audit.formats import FORMATS, RowError
 from vdbench.audit.sources import Source, check_columns, content_hash, iter_rows, open_source
+from vdbench.audit.storeio import bulk_write
 from vdbench.errors import InputError
 from vdbench.store import Store, insert_arrow, stable_id
 
@@ -53,8 +54,9 @@ class ImportReport:
         return asdict(self)
 
 
-def dataset_id_for(source: Source, fmt: str, file_hash: str, limit: int | None,
-                   name: str | None = None) -> str:
+def dataset_id_for(
+    source: Source, fmt: str, file_hash: str, limit: int | None, name: str | None = None
+) -> str:
     """``<name>-<10 hex>``: same bytes, format, split and limit → same id."""
     key = stable_id("pref-dataset", file_hash, fmt, source.split or "", limit or "")
     return f"{name or source.name}-{key & ((1 << 40) - 1):010x}"
@@ -90,8 +92,18 @@ class _PairBuffer:
         self.clear()
 
     def clear(self) -> None:
-        self.cols: dict[str, list] = {k: [] for k in (
-            "pair_id", "prompt", "chosen", "rejected", "flags", "score_chosen", "score_rejected")}
+        self.cols: dict[str, list] = {
+            k: []
+            for k in (
+                "pair_id",
+                "prompt",
+                "chosen",
+                "rejected",
+                "flags",
+                "score_chosen",
+                "score_rejected",
+            )
+        }
 
     def __len__(self) -> int:
         return len(self.cols["pair_id"])
@@ -100,17 +112,19 @@ class _PairBuffer:
         if not len(self):
             return
         c = self.cols
-        table = pa.table({
-            "dataset_id": pa.array([self.dataset_id] * len(self), pa.string()),
-            "pair_id": pa.array(c["pair_id"], pa.int64()),
-            "prompt": pa.array(c["prompt"], pa.string()),
-            "chosen": pa.array(c["chosen"], pa.string()),
-            "rejected": pa.array(c["rejected"], pa.string()),
-            "flags": pa.array(c["flags"], pa.string()),
-            "score_chosen": pa.array(c["score_chosen"], pa.float64()),
-            "score_rejected": pa.array(c["score_rejected"], pa.float64()),
-        })
-        with store.write() as con:
+        table = pa.table(
+            {
+                "dataset_id": pa.array([self.dataset_id] * len(self), pa.string()),
+                "pair_id": pa.array(c["pair_id"], pa.int64()),
+                "prompt": pa.array(c["prompt"], pa.string()),
+                "chosen": pa.array(c["chosen"], pa.string()),
+                "rejected": pa.array(c["rejected"], pa.string()),
+                "flags": pa.array(c["flags"], pa.string()),
+                "score_chosen": pa.array(c["score_chosen"], pa.float64()),
+                "score_rejected": pa.array(c["score_rejected"], pa.float64()),
+            }
+        )
+        with bulk_write(store) as con:
             insert_arrow(con, "pref_pairs", table)
         self.clear()
 
@@ -164,7 +178,8 @@ def import_pairs(
             except RowError as exc:
                 if on_error == "stop":
                     raise InputError(
-                        f"bad row: {exc}", where=source.where(row_no),
+                        f"bad row: {exc}",
+                        where=source.where(row_no),
                         hint="fix the row, or re-run with --on-error skip to leave bad rows out; "
                         "nothing was written",
                     ) from None
@@ -190,27 +205,41 @@ def import_pairs(
                 break
         if report.n_pairs == 0:
             if report.rows_read == 0:
-                raise InputError("the file holds no rows (it is empty)", where=str(source.path),
-                                 hint="check the path; nothing was written")
+                raise InputError(
+                    "the file holds no rows (it is empty)",
+                    where=str(source.path),
+                    hint="check the path; nothing was written",
+                )
             raise InputError(
                 f"no valid pairs: all {report.rows_read} rows are bad "
                 f"(most common: {reasons.most_common(1)[0][0]})",
-                where=str(source.path), hint=f"is --format {fmt} right? nothing was written",
+                where=str(source.path),
+                hint=f"is --format {fmt} right? nothing was written",
             )
         buffer.flush(store)
         report.n_skipped = sum(reasons.values())
         report.skipped_by_reason = dict(reasons.most_common())
         report.flags = dict(flags.most_common())
         report.seconds = round(time.perf_counter() - started, 3)
-        with store.write() as con:
+        with bulk_write(store) as con:
             con.execute(
                 "INSERT INTO pref_datasets (dataset_id, format, source, content_hash, n_pairs, "
                 "n_skipped, import_report) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [dataset_id, fmt, str(source.path), file_hash, report.n_pairs, report.n_skipped,
-                 json.dumps(report.as_dict())],
+                [
+                    dataset_id,
+                    fmt,
+                    str(source.path),
+                    file_hash,
+                    report.n_pairs,
+                    report.n_skipped,
+                    json.dumps(report.as_dict()),
+                ],
             )
     except BaseException:
-        delete_dataset_rows(store, dataset_id)
+        try:
+            delete_dataset_rows(store, dataset_id)
+        except Exception:  # noqa: BLE001 - keep the original error; the next run clears leftovers
+            pass
         raise
     if progress:
         progress(report.n_pairs)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from vdbench.audit.storeio import bulk_write
 from vdbench.judges.base import Judge, JudgeItem
 from vdbench.judgments import register_judge
 from vdbench.store import Store, insert_arrow
@@ -23,7 +24,9 @@ SIDES = ("chosen", "rejected")
 DEFAULT_JUDGE_BATCH = 128  # pairs per transaction (2 responses each)
 
 # The topic whose proposition a pair is judged against.
-JUDGE_TOPIC_SQL = "CASE WHEN p.topic IS NOT NULL AND p.topic <> 'off-topic' THEN p.topic ELSE p.nearest_topic END"
+JUDGE_TOPIC_SQL = (
+    "CASE WHEN p.topic IS NOT NULL AND p.topic <> 'off-topic' THEN p.topic ELSE p.nearest_topic END"
+)
 
 
 def _pending_sql(limit_clause: str) -> str:
@@ -46,7 +49,9 @@ def count_pending(store: Store, dataset_id: str, judge_id: str) -> int:
     """Pairs with at least one side still to judge."""
     sql = f"SELECT count(*) FROM ({_pending_sql('')}) WHERE need_chosen OR need_rejected"
     with store.read() as con:
-        return int(con.execute(sql, {"judge": judge_id, "dataset": dataset_id, "after": -1}).fetchone()[0])
+        return int(
+            con.execute(sql, {"judge": judge_id, "dataset": dataset_id, "after": -1}).fetchone()[0]
+        )
 
 
 def judge_pairs(
@@ -61,7 +66,7 @@ def judge_pairs(
     """Judge what is missing; returns counts and timing. `propositions`: topic → proposition."""
     started = time.perf_counter()
     identity = judge.identity
-    with store.write() as con:
+    with bulk_write(store) as con:
         register_judge(con, identity)
     total = count_pending(store, dataset_id, identity.judge_id)
     judged_pairs = judged_responses = 0
@@ -71,35 +76,43 @@ def judge_pairs(
             rows = con.execute(
                 f"SELECT * FROM ({_pending_sql('')}) WHERE need_chosen OR need_rejected "
                 "ORDER BY pair_id LIMIT $batch",
-                {"judge": identity.judge_id, "dataset": dataset_id, "after": after,
-                 "batch": batch_pairs},
+                {
+                    "judge": identity.judge_id,
+                    "dataset": dataset_id,
+                    "after": after,
+                    "batch": batch_pairs,
+                },
             ).fetchall()
         if not rows:
             break
         items, keys = [], []
         for pair_id, prompt, chosen, rejected, topic, need_chosen, need_rejected in rows:
-            for side, text, needed in (("chosen", chosen, need_chosen),
-                                       ("rejected", rejected, need_rejected)):
+            for side, text, needed in (
+                ("chosen", chosen, need_chosen),
+                ("rejected", rejected, need_rejected),
+            ):
                 if needed:
                     items.append(JudgeItem(topic, propositions[topic], prompt, text))
                     keys.append((pair_id, side, topic))
         scores = judge.score(items)
         if len(scores) != len(items):
             raise RuntimeError(f"judge returned {len(scores)} scores for {len(items)} items")
-        table = pa.table({
-            "judge_id": pa.array([identity.judge_id] * len(keys), pa.string()),
-            "dataset_id": pa.array([dataset_id] * len(keys), pa.string()),
-            "pair_id": pa.array([k[0] for k in keys], pa.int64()),
-            "side": pa.array([k[1] for k in keys], pa.string()),
-            "topic": pa.array([k[2] for k in keys], pa.string()),
-            "p_support": pa.array([s.p_support for s in scores], pa.float64()),
-            "p_neutral": pa.array([s.p_neutral for s in scores], pa.float64()),
-            "p_oppose": pa.array([s.p_oppose for s in scores], pa.float64()),
-            "label": pa.array([s.label for s in scores], pa.string()),
-            "truncated": pa.array([bool(s.truncated) for s in scores], pa.bool_()),
-            "note": pa.array([s.note for s in scores], pa.string()),
-        })
-        with store.write() as con:
+        table = pa.table(
+            {
+                "judge_id": pa.array([identity.judge_id] * len(keys), pa.string()),
+                "dataset_id": pa.array([dataset_id] * len(keys), pa.string()),
+                "pair_id": pa.array([k[0] for k in keys], pa.int64()),
+                "side": pa.array([k[1] for k in keys], pa.string()),
+                "topic": pa.array([k[2] for k in keys], pa.string()),
+                "p_support": pa.array([s.p_support for s in scores], pa.float64()),
+                "p_neutral": pa.array([s.p_neutral for s in scores], pa.float64()),
+                "p_oppose": pa.array([s.p_oppose for s in scores], pa.float64()),
+                "label": pa.array([s.label for s in scores], pa.string()),
+                "truncated": pa.array([bool(s.truncated) for s in scores], pa.bool_()),
+                "note": pa.array([s.note for s in scores], pa.string()),
+            }
+        )
+        with bulk_write(store) as con:
             insert_arrow(con, "pair_judgments", table, on_conflict="replace")
         judged_pairs += len(rows)
         judged_responses += len(items)

@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vdbench.audit.importer import DEFAULT_BATCH_SIZE, ImportReport, import_pairs, stored_import_report
+from vdbench.audit.importer import (
+    DEFAULT_BATCH_SIZE,
+    ImportReport,
+    import_pairs,
+    stored_import_report,
+)
 from vdbench.audit.judging import DEFAULT_JUDGE_BATCH, judge_pairs
 from vdbench.audit.report import gap_report, judged_pairs
 from vdbench.audit.stats import DEFAULT_BINS
@@ -78,26 +83,42 @@ def run_audit(
     if opts.dataset:
         imported = stored_import_report(store, opts.dataset)
         if imported is None:
-            raise InputError(f"no preference dataset {opts.dataset!r} in the store",
-                             where=str(store.path), hint="list them with `vdbench audit --db DB --list`")
+            raise InputError(
+                f"no preference dataset {opts.dataset!r} in the store",
+                where=str(store.path),
+                hint="list them with `vdbench audit --db DB --list`",
+            )
     else:
         if not opts.input or not opts.format:
             raise InputError("--input and --format are required (or --dataset to re-audit)")
         log(f"importing {opts.input} as {opts.format} …")
         imported = import_pairs(
-            store, opts.input, opts.format, on_error=opts.on_error, limit=opts.limit,
-            batch_size=opts.batch_size, name=opts.name, split=opts.split,
+            store,
+            opts.input,
+            opts.format,
+            on_error=opts.on_error,
+            limit=opts.limit,
+            batch_size=opts.batch_size,
+            name=opts.name,
+            split=opts.split,
             progress=lambda n: log(f"  {n:,} pairs written"),
         )
-        log(f"{'imported' if imported.created else 'already in the store:'} "
-            f"{imported.dataset_id}: {imported.n_pairs:,} pairs, {imported.n_skipped:,} skipped")
+        log(
+            f"{'imported' if imported.created else 'already in the store:'} "
+            f"{imported.dataset_id}: {imported.n_pairs:,} pairs, {imported.n_skipped:,} skipped"
+        )
     dataset_id = imported.dataset_id
 
     if opts.topics:
         log(f"assigning topics of {evalset.name} (threshold {opts.threshold}) …")
     topics = assign_topics(
-        store, dataset_id, evalset, threshold=opts.threshold, topic_map=opts.topic_map,
-        embed=opts.topics, embedder=embedder,
+        store,
+        dataset_id,
+        evalset,
+        threshold=opts.threshold,
+        topic_map=opts.topic_map,
+        embed=opts.topics,
+        embedder=embedder,
         progress=lambda done, total: log(f"  embedded {done:,}/{total:,} prompts"),
     )
 
@@ -110,13 +131,18 @@ def run_audit(
             judge = load_judge(opts.judge)
         log(f"judging with {judge.identity.judge_id} …")
         judging = judge_pairs(
-            store, dataset_id, judge, evalset.topics, batch_pairs=opts.judge_batch,
+            store,
+            dataset_id,
+            judge,
+            evalset.topics,
+            batch_pairs=opts.judge_batch,
             progress=lambda done, total: log(f"  judged {done:,}/{total:,} pairs"),
         )
         stats_started = time.perf_counter()
         df = judged_pairs(store, dataset_id, judge.identity.judge_id)
-        gap = gap_report(df, n_boot=opts.n_boot, confidence=opts.confidence, seed=opts.seed,
-                         bins=opts.bins)
+        gap = gap_report(
+            df, n_boot=opts.n_boot, confidence=opts.confidence, seed=opts.seed, bins=opts.bins
+        )
         judging["pairs_judged"] = len(df)
         gap["seconds"] = round(time.perf_counter() - stats_started, 3)
 
@@ -142,11 +168,20 @@ def list_datasets(store: Store) -> list[dict]:
     with store.read() as con:
         rows = con.execute(
             "SELECT dataset_id, format, source, n_pairs, n_skipped, created_at FROM pref_datasets "
-            "ORDER BY created_at").fetchall()
+            "ORDER BY created_at"
+        ).fetchall()
     out = []
     for dataset_id, fmt, source, n_pairs, n_skipped, created in rows:
         coverage = topic_coverage(store, dataset_id)
-        out.append({"dataset_id": dataset_id, "format": fmt, "source": source, "n_pairs": n_pairs,
-                    "n_skipped": n_skipped, "on_topic": coverage["on_topic"],
-                    "created_at": created})
+        out.append(
+            {
+                "dataset_id": dataset_id,
+                "format": fmt,
+                "source": source,
+                "n_pairs": n_pairs,
+                "n_skipped": n_skipped,
+                "on_topic": coverage["on_topic"],
+                "created_at": created,
+            }
+        )
     return out

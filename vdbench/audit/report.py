@@ -43,8 +43,14 @@ def _group_seed(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def gap_report(df: pd.DataFrame, *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0,
-               bins: int = DEFAULT_BINS) -> dict:
+def gap_report(
+    df: pd.DataFrame,
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    bins: int = DEFAULT_BINS,
+) -> dict:
     """Statistics and histograms for the pairs in `df` (as :func:`judged_pairs` returns)."""
     chosen = df[[f"c_{c}" for c in _PROBS]].to_numpy(float)
     rejected = df[[f"r_{c}" for c in _PROBS]].to_numpy(float)
@@ -52,8 +58,13 @@ def gap_report(df: pd.DataFrame, *, n_boot: int = 1000, confidence: float = 0.95
     on_topic = (df["topic"].notna() & (df["topic"] != OFF_TOPIC)).to_numpy()
 
     def stats(name: str, mask: np.ndarray) -> dict | None:
-        result = gap_stats(chosen[mask], rejected[mask], n_boot=n_boot, confidence=confidence,
-                           seed=_group_seed(seed, name))
+        result = gap_stats(
+            chosen[mask],
+            rejected[mask],
+            n_boot=n_boot,
+            confidence=confidence,
+            seed=_group_seed(seed, name),
+        )
         return result.as_dict() if result else None
 
     def hist(mask: np.ndarray) -> list[int]:
@@ -69,7 +80,12 @@ def gap_report(df: pd.DataFrame, *, n_boot: int = 1000, confidence: float = 0.95
     return {
         "groups": {name: stats(name, mask) for name, mask in groups.items()},
         "per_topic": per_topic,
-        "histogram": {"edges": [float(e) for e in edges]} | {name: hist(m) for name, m in groups.items()},
-        "bootstrap": {"method": "percentile bootstrap over pairs", "n_boot": n_boot,
-                      "confidence": confidence, "seed": seed},
+        "histogram": {"edges": [float(e) for e in edges]}
+        | {name: hist(m) for name, m in groups.items()},
+        "bootstrap": {
+            "method": "percentile bootstrap over pairs",
+            "n_boot": n_boot,
+            "confidence": confidence,
+            "seed": seed,
+        },
     }

@@ -61,7 +61,8 @@ def open_source(path: str | Path, split: str | None = None) -> Source:
             return Source(path, "datasets", split)
         raise InputError(
             "directory is not a saved `datasets` dataset (no state.json or dataset_dict.json)",
-            where=str(path), hint="pass a JSONL, JSONL.gz or Parquet file, or a save_to_disk directory",
+            where=str(path),
+            hint="pass a JSONL, JSONL.gz or Parquet file, or a save_to_disk directory",
         )
     with path.open("rb") as fh:
         head = fh.read(4)
@@ -73,8 +74,10 @@ def open_source(path: str | Path, split: str | None = None) -> Source:
 def content_hash(source: Source) -> str:
     """blake2b of the file's bytes (a directory: every file's relative path and bytes)."""
     digest = hashlib.blake2b(digest_size=16)
-    files = [source.path] if source.path.is_file() else sorted(
-        p for p in source.path.rglob("*") if p.is_file()
+    files = (
+        [source.path]
+        if source.path.is_file()
+        else sorted(p for p in source.path.rglob("*") if p.is_file())
     )
     for file in files:
         if source.path.is_dir():
@@ -101,7 +104,9 @@ def check_columns(source: Source, spec: FormatSpec) -> None:
         )
 
 
-def iter_rows(source: Source, spec: FormatSpec, batch_size: int = 10_000) -> Iterator[tuple[int, Any]]:
+def iter_rows(
+    source: Source, spec: FormatSpec, batch_size: int = 10_000
+) -> Iterator[tuple[int, Any]]:
     """(row number, row dict or RowError) for every row, streaming."""
     if source.kind == "jsonl":
         yield from _iter_jsonl(source.path)
@@ -199,7 +204,9 @@ def _iter_parquet(path: Path, spec: FormatSpec, batch_size: int) -> Iterator[tup
                 row_no += 1
                 yield row_no, row
     except OSError as exc:
-        raise InputError(f"cannot read Parquet data after row {row_no}: {exc}", where=str(path)) from None
+        raise InputError(
+            f"cannot read Parquet data after row {row_no}: {exc}", where=str(path)
+        ) from None
 
 
 def _iter_datasets(source: Source, spec: FormatSpec, batch_size: int) -> Iterator[tuple[int, Any]]:

@@ -74,7 +74,9 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray | float:
     return float(out) if out.ndim == 0 else out
 
 
-def margin_histogram(margins: np.ndarray, bins: int = DEFAULT_BINS) -> tuple[np.ndarray, np.ndarray]:
+def margin_histogram(
+    margins: np.ndarray, bins: int = DEFAULT_BINS
+) -> tuple[np.ndarray, np.ndarray]:
     """(counts, edges) of Δ over [−2, 2] in `bins` equal bins; the last bin includes 2."""
     return np.histogram(np.asarray(margins, dtype=float), bins=bins, range=MARGIN_RANGE)
 
@@ -112,8 +114,13 @@ class GapStats:
 STAT_NAMES = ("mean_margin", "mean_abs_margin", "flip_rate", "js_divergence")
 
 
-def _weighted_stats(weights: np.ndarray, margins: np.ndarray, flips: np.ndarray,
-                    chosen: np.ndarray, rejected: np.ndarray) -> dict[str, np.ndarray]:
+def _weighted_stats(
+    weights: np.ndarray,
+    margins: np.ndarray,
+    flips: np.ndarray,
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Every statistic for each row of `weights` (rows sum to 1): a replicate per row."""
     pc, pr = weights @ chosen, weights @ rejected
     return {
@@ -124,8 +131,12 @@ def _weighted_stats(weights: np.ndarray, margins: np.ndarray, flips: np.ndarray,
     }
 
 
-def bootstrap_replicates(chosen: np.ndarray, rejected: np.ndarray, n_boot: int = 1000,
-                         seed: int | np.random.Generator = 0) -> dict[str, np.ndarray]:
+def bootstrap_replicates(
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+    n_boot: int = 1000,
+    seed: int | np.random.Generator = 0,
+) -> dict[str, np.ndarray]:
     """`n_boot` pair-bootstrap replicates of each statistic in STAT_NAMES."""
     chosen, rejected = _probs(chosen), _probs(rejected)
     n = len(chosen)
@@ -153,8 +164,14 @@ def drift_direction(ci_low: float, ci_high: float) -> str:
     return "none"
 
 
-def gap_stats(chosen: np.ndarray, rejected: np.ndarray, *, n_boot: int = 1000,
-              confidence: float = 0.95, seed: int | np.random.Generator = 0) -> GapStats | None:
+def gap_stats(
+    chosen: np.ndarray,
+    rejected: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
+) -> GapStats | None:
     """All statistics of one group of pairs with percentile bootstrap CIs; None if empty."""
     chosen, rejected = _probs(chosen), _probs(rejected)
     if len(chosen) != len(rejected):
@@ -162,12 +179,19 @@ def gap_stats(chosen: np.ndarray, rejected: np.ndarray, *, n_boot: int = 1000,
     n = len(chosen)
     if n == 0:
         return None
-    point = _weighted_stats(np.full((1, n), 1.0 / n), stance_margin(chosen, rejected),
-                            stance_flips(chosen, rejected), chosen, rejected)
+    point = _weighted_stats(
+        np.full((1, n), 1.0 / n),
+        stance_margin(chosen, rejected),
+        stance_flips(chosen, rejected),
+        chosen,
+        rejected,
+    )
     reps = bootstrap_replicates(chosen, rejected, n_boot, seed)
     alpha = (1 - confidence) / 2
-    ci = {k: (float(np.quantile(reps[k], alpha)), float(np.quantile(reps[k], 1 - alpha)))
-          for k in STAT_NAMES}
+    ci = {
+        k: (float(np.quantile(reps[k], alpha)), float(np.quantile(reps[k], 1 - alpha)))
+        for k in STAT_NAMES
+    }
     return GapStats(
         n_pairs=n,
         mean_margin=float(point["mean_margin"][0]),

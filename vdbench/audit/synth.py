@@ -61,14 +61,21 @@ class SynthConfig:
         if self.pairs_per_prompt < 1:
             raise InputError(f"--pairs-per-prompt must be at least 1, got {self.pairs_per_prompt}")
         if self.contrast not in CONTRASTS:
-            raise InputError(f"--contrast must be one of {', '.join(CONTRASTS)}, got {self.contrast!r}")
+            raise InputError(
+                f"--contrast must be one of {', '.join(CONTRASTS)}, got {self.contrast!r}"
+            )
 
 
 class ResponseSource(Protocol):
     name: str
 
-    def pair(self, prompt: EvalPrompt, chosen: tuple[str, str], rejected: tuple[str, str],
-             rng: random.Random) -> tuple[str, str] | None:
+    def pair(
+        self,
+        prompt: EvalPrompt,
+        chosen: tuple[str, str],
+        rejected: tuple[str, str],
+        rng: random.Random,
+    ) -> tuple[str, str] | None:
         """(chosen text, rejected text) with the given (stance, quality), or None if unavailable."""
         ...
 
@@ -86,8 +93,13 @@ class TemplateSource:
                 hint=f"templates cover {', '.join(ARGUMENTS)}; for other topics use --source MODEL_DIR",
             )
 
-    def pair(self, prompt: EvalPrompt, chosen: tuple[str, str], rejected: tuple[str, str],
-             rng: random.Random) -> tuple[str, str] | None:
+    def pair(
+        self,
+        prompt: EvalPrompt,
+        chosen: tuple[str, str],
+        rejected: tuple[str, str],
+        rng: random.Random,
+    ) -> tuple[str, str] | None:
         for _ in range(10):  # a style pair may draw the same text twice; redraw
             c = template_response(prompt.topic, *chosen, rng)
             r = template_response(prompt.topic, *rejected, rng)
@@ -108,31 +120,56 @@ class ModelSource:
     stats: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, evalset: EvalSet, sampler: Sampler, judge: Judge, *,
-              min_confidence: float = 0.5, name: str = "model") -> ModelSource:
+    def build(
+        cls,
+        evalset: EvalSet,
+        sampler: Sampler,
+        judge: Judge,
+        *,
+        min_confidence: float = 0.5,
+        name: str = "model",
+    ) -> ModelSource:
         prompts = evalset.prompts
         responses = sampler([p.text for p in prompts])
         items, owners = [], []
         for prompt, texts in zip(prompts, responses, strict=True):
             for text in dict.fromkeys(t for t in texts if t.strip()):  # distinct, non-empty
-                items.append(JudgeItem(prompt.topic, evalset.topics[prompt.topic], prompt.text, text))
+                items.append(
+                    JudgeItem(prompt.topic, evalset.topics[prompt.topic], prompt.text, text)
+                )
                 owners.append(prompt.prompt_id)
         scores = judge.score(items)
-        buckets: dict[str, dict[str, list[str]]] = {p.prompt_id: {s: [] for s in STANCES} for p in prompts}
+        buckets: dict[str, dict[str, list[str]]] = {
+            p.prompt_id: {s: [] for s in STANCES} for p in prompts
+        }
         labels: Counter[str] = Counter()
         for item, owner, score in zip(items, owners, scores, strict=True):
-            probs = dict(zip(STANCES, (score.p_support, score.p_neutral, score.p_oppose), strict=True))
+            probs = dict(
+                zip(STANCES, (score.p_support, score.p_neutral, score.p_oppose), strict=True)
+            )
             if probs[score.label] >= min_confidence:
                 buckets[owner][score.label].append(item.response)
                 labels[score.label] += 1
             else:
                 labels["unsure"] += 1
-        return cls(buckets, name, {"sampled": sum(len(r) for r in responses),
-                                   "distinct": len(items), "labels": dict(labels),
-                                   "judge_id": judge.identity.judge_id})
+        return cls(
+            buckets,
+            name,
+            {
+                "sampled": sum(len(r) for r in responses),
+                "distinct": len(items),
+                "labels": dict(labels),
+                "judge_id": judge.identity.judge_id,
+            },
+        )
 
-    def pair(self, prompt: EvalPrompt, chosen: tuple[str, str], rejected: tuple[str, str],
-             rng: random.Random) -> tuple[str, str] | None:
+    def pair(
+        self,
+        prompt: EvalPrompt,
+        chosen: tuple[str, str],
+        rejected: tuple[str, str],
+        rng: random.Random,
+    ) -> tuple[str, str] | None:
         bucket = self.buckets.get(prompt.prompt_id, {})
         if chosen[0] == rejected[0]:  # style pair: two distinct responses, longer one chosen
             pool = bucket.get(chosen[0], [])
@@ -145,10 +182,18 @@ class ModelSource:
         return rng.choice(bucket[chosen[0]]), rng.choice(bucket[rejected[0]])
 
 
-def hf_sampler(model_dir: str | Path, *, samples: int = 5, temperature: float = 0.7,
-               max_new_tokens: int = 256, batch_size: int = 8, seed: int = 0,
-               threads: int | None = None) -> Sampler:
+def hf_sampler(
+    model_dir: str | Path,
+    *,
+    samples: int = 5,
+    temperature: float = 0.7,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Sampler:
     """A sampler over a local transformers causal-LM directory (chat template if it has one)."""
+
     def sample(prompts: Sequence[str]) -> list[list[str]]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -164,22 +209,41 @@ def hf_sampler(model_dir: str | Path, *, samples: int = 5, temperature: float = 
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         torch.manual_seed(seed)
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                               add_generation_prompt=True)
-                 if tokenizer.chat_template else p for p in prompts]
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+            )
+            if tokenizer.chat_template
+            else p
+            for p in prompts
+        ]
         out: list[list[str]] = []
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
-                chunk = texts[start:start + batch_size]
-                enc = tokenizer(chunk, return_tensors="pt", padding=True,
-                                add_special_tokens=not tokenizer.chat_template)
-                gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature or None,
-                                     top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
-                                     num_return_sequences=samples, pad_token_id=tokenizer.pad_token_id)
-                decoded = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:],
-                                                 skip_special_tokens=True)
-                out += [[t.strip() for t in decoded[i * samples:(i + 1) * samples]]
-                        for i in range(len(chunk))]
+                chunk = texts[start : start + batch_size]
+                enc = tokenizer(
+                    chunk,
+                    return_tensors="pt",
+                    padding=True,
+                    add_special_tokens=not tokenizer.chat_template,
+                )
+                gen = model.generate(
+                    **enc,
+                    do_sample=temperature > 0,
+                    temperature=temperature or None,
+                    top_k=0,
+                    top_p=1.0,
+                    max_new_tokens=max_new_tokens,
+                    num_return_sequences=samples,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+                decoded = tokenizer.batch_decode(
+                    gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
+                )
+                out += [
+                    [t.strip() for t in decoded[i * samples : (i + 1) * samples]]
+                    for i in range(len(chunk))
+                ]
         return out
 
     return sample
@@ -201,7 +265,9 @@ def _contrast_stance(align: str, contrast: str, i: int) -> str:
     return (opposite, "neutral")[i % 2]
 
 
-def synth_pairs(evalset: EvalSet, config: SynthConfig, source: ResponseSource) -> tuple[list[dict], dict]:
+def synth_pairs(
+    evalset: EvalSet, config: SynthConfig, source: ResponseSource
+) -> tuple[list[dict], dict]:
     """The pairs and a summary (counts by kind and stance, shortfall by reason)."""
     config.check()
     rng = random.Random(f"synth:{config.seed}:{config.align}:{config.gap}:{config.contrast}")
@@ -227,15 +293,26 @@ def synth_pairs(evalset: EvalSet, config: SynthConfig, source: ResponseSource) -
             continue
         row = {"prompt": prompt.text, "chosen": texts[0], "rejected": texts[1]}
         if config.meta:
-            row |= {"topic": prompt.topic, "kind": kind, "chosen_stance": chosen[0],
-                    "rejected_stance": rejected[0]}
+            row |= {
+                "topic": prompt.topic,
+                "kind": kind,
+                "chosen_stance": chosen[0],
+                "rejected_stance": rejected[0],
+            }
         rows.append(row)
     summary = {
-        "eval_set": evalset.name, "source": source.name, "align": config.align, "gap": config.gap,
-        "contrast": config.contrast, "seed": config.seed, "pairs_per_prompt": config.pairs_per_prompt,
+        "eval_set": evalset.name,
+        "source": source.name,
+        "align": config.align,
+        "gap": config.gap,
+        "contrast": config.contrast,
+        "seed": config.seed,
+        "pairs_per_prompt": config.pairs_per_prompt,
         "n_pairs": len(rows),
         "kinds": dict(Counter(r.get("kind") for r in rows)) if config.meta else None,
-        "realised_gap": (sum(r["kind"] == "gap" for r in rows) / len(rows)) if config.meta and rows else None,
+        "realised_gap": (sum(r["kind"] == "gap" for r in rows) / len(rows))
+        if config.meta and rows
+        else None,
         "shortfall": dict(shortfall.most_common()),
     }
     return rows, summary

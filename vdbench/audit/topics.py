@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from vdbench.audit.formats import topic_text
+from vdbench.audit.storeio import bulk_write
 from vdbench.errors import InputError
 from vdbench.evalsets.model import EvalSet
 from vdbench.store import Store
@@ -125,8 +126,12 @@ def load_topic_map(path: str | Path, topics: Sequence[str]) -> tuple[list[TopicR
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"topic map is not valid JSON: {exc}", where=str(path)) from None
         if isinstance(data, dict):  # {"pair id or prompt substring": "topic"}
-            data = [{"pair_id": int(k)} | {"topic": v} if k.isdigit() else
-                    {"prompt_contains": k, "topic": v} for k, v in data.items()]
+            data = [
+                {"pair_id": int(k)} | {"topic": v}
+                if k.isdigit()
+                else {"prompt_contains": k, "topic": v}
+                for k, v in data.items()
+            ]
         if not isinstance(data, list):
             raise InputError("topic map must be a JSON list of rules or an object", where=str(path))
         entries = [(f"{path} rule {i}", r) for i, r in enumerate(data, start=1)]
@@ -137,13 +142,18 @@ def load_topic_map(path: str | Path, topics: Sequence[str]) -> tuple[list[TopicR
             raise InputError("a rule must be an object with 'topic'", where=where)
         topic = str(entry.get("topic") or "").strip()
         if topic not in allowed:
-            raise InputError(f"unknown topic {topic!r}", where=where,
-                             hint=f"use one of {', '.join(sorted(allowed))}")
+            raise InputError(
+                f"unknown topic {topic!r}",
+                where=where,
+                hint=f"use one of {', '.join(sorted(allowed))}",
+            )
         pair_id, contains = entry.get("pair_id"), entry.get("prompt_contains")
         pair_id = None if pair_id in (None, "") else pair_id
         contains = None if contains in (None, "") else str(contains)
         if (pair_id is None) == (contains is None):
-            raise InputError("a rule needs exactly one of 'pair_id' or 'prompt_contains'", where=where)
+            raise InputError(
+                "a rule needs exactly one of 'pair_id' or 'prompt_contains'", where=where
+            )
         try:
             pair_id = None if pair_id is None else int(pair_id)
         except (TypeError, ValueError):
@@ -161,43 +171,58 @@ def _stored_config(store: Store, dataset_id: str) -> dict:
             "SELECT topic_config FROM pref_datasets WHERE dataset_id = ?", [dataset_id]
         ).fetchone()
     if row is None:
-        raise InputError(f"no preference dataset {dataset_id!r} in the store", where=str(store.path))
+        raise InputError(
+            f"no preference dataset {dataset_id!r} in the store", where=str(store.path)
+        )
     return json.loads(row[0]) if row[0] else {}
 
 
 def _save_config(store: Store, dataset_id: str, config: dict) -> None:
-    with store.write() as con:
-        con.execute("UPDATE pref_datasets SET topic_config = ? WHERE dataset_id = ?",
-                    [json.dumps(config), dataset_id])
+    with bulk_write(store) as con:
+        con.execute(
+            "UPDATE pref_datasets SET topic_config = ? WHERE dataset_id = ?",
+            [json.dumps(config), dataset_id],
+        )
 
 
-def _embed_missing(store: Store, dataset_id: str, index: TopicIndex, embedder: Embedder,
-                   progress: Callable[[int, int], None] | None) -> int:
+def _embed_missing(
+    store: Store,
+    dataset_id: str,
+    index: TopicIndex,
+    embedder: Embedder,
+    progress: Callable[[int, int], None] | None,
+) -> int:
     """Score pairs that have no nearest topic yet, one batch per transaction; returns count."""
     with store.read() as con:
         todo = con.execute(
             "SELECT count(*) FROM pref_pairs WHERE dataset_id = ? AND nearest_topic IS NULL",
-            [dataset_id]).fetchone()[0]
+            [dataset_id],
+        ).fetchone()[0]
     done, last = 0, -1
     while True:
         with store.read() as con:
             rows = con.execute(
                 "SELECT pair_id, prompt FROM pref_pairs WHERE dataset_id = ? AND "
                 "nearest_topic IS NULL AND pair_id > ? ORDER BY pair_id LIMIT ?",
-                [dataset_id, last, EMBED_BATCH]).fetchall()
+                [dataset_id, last, EMBED_BATCH],
+            ).fetchall()
         if not rows:
             return done
         nearest, scores = index.nearest([topic_text(p) for _, p in rows], embedder)
-        update = pa.table({
-            "pair_id": pa.array([r[0] for r in rows], pa.int64()),
-            "nearest_topic": pa.array(nearest, pa.string()),
-            "topic_score": pa.array(scores, pa.float64()),
-        })
-        with store.write() as con:
+        update = pa.table(
+            {
+                "pair_id": pa.array([r[0] for r in rows], pa.int64()),
+                "nearest_topic": pa.array(nearest, pa.string()),
+                "topic_score": pa.array(scores, pa.float64()),
+            }
+        )
+        with bulk_write(store) as con:
             con.register("_topic_update", update)
             con.execute(
                 "UPDATE pref_pairs p SET nearest_topic = u.nearest_topic, topic_score = u.topic_score "
-                "FROM _topic_update u WHERE p.dataset_id = ? AND p.pair_id = u.pair_id", [dataset_id])
+                "FROM _topic_update u WHERE p.dataset_id = ? AND p.pair_id = u.pair_id",
+                [dataset_id],
+            )
             con.unregister("_topic_update")
         done += len(rows)
         last = rows[-1][0]
@@ -207,13 +232,15 @@ def _embed_missing(store: Store, dataset_id: str, index: TopicIndex, embedder: E
 
 def _apply_labels(store: Store, dataset_id: str, threshold: float, rules: list[TopicRule]) -> None:
     """topic = first matching map rule, else nearest topic at/above threshold, else off-topic."""
-    rules_table = pa.table({
-        "rule_order": pa.array([r.order for r in rules], pa.int64()),
-        "rule_topic": pa.array([r.topic for r in rules], pa.string()),
-        "rule_pair_id": pa.array([r.pair_id for r in rules], pa.int64()),
-        "rule_contains": pa.array([r.prompt_contains for r in rules], pa.string()),
-    })
-    with store.write() as con:
+    rules_table = pa.table(
+        {
+            "rule_order": pa.array([r.order for r in rules], pa.int64()),
+            "rule_topic": pa.array([r.topic for r in rules], pa.string()),
+            "rule_pair_id": pa.array([r.pair_id for r in rules], pa.int64()),
+            "rule_contains": pa.array([r.prompt_contains for r in rules], pa.string()),
+        }
+    )
+    with bulk_write(store) as con:
         con.register("_topic_rules", rules_table)
         con.execute(
             """
@@ -259,29 +286,61 @@ def assign_topics(
     started = time.perf_counter()
     rules, map_hash = load_topic_map(topic_map, list(evalset.topics)) if topic_map else ([], None)
     config = _stored_config(store, dataset_id)
-    fingerprint = {"eval_set": evalset.name, "eval_set_hash": evalset.content_hash(),
-                   "method": METHOD, "embedder": EMBEDDER}
+    fingerprint = {
+        "eval_set": evalset.name,
+        "eval_set_hash": evalset.content_hash(),
+        "method": METHOD,
+        "embedder": EMBEDDER,
+    }
     if {k: config.get(k) for k in fingerprint} != fingerprint:
-        with store.write() as con:  # another eval set: stored scores mean nothing now
-            con.execute("UPDATE pref_pairs SET nearest_topic = NULL, topic_score = NULL, topic = NULL, "
-                        "topic_source = NULL WHERE dataset_id = ?", [dataset_id])
+        if config.get("eval_set"):  # assigned before, against another eval set: start over
+            with bulk_write(store) as con:
+                con.execute(
+                    "UPDATE pref_pairs SET nearest_topic = NULL, topic_score = NULL, "
+                    "topic = NULL, topic_source = NULL WHERE dataset_id = ?",
+                    [dataset_id],
+                )
         _save_config(store, dataset_id, fingerprint)
     embedded = 0
     if embed:
         embedder = embedder or default_embedder
         with store.read() as con:
-            missing = con.execute("SELECT count(*) FROM pref_pairs WHERE dataset_id = ? AND "
-                                  "nearest_topic IS NULL", [dataset_id]).fetchone()[0]
+            missing = con.execute(
+                "SELECT count(*) FROM pref_pairs WHERE dataset_id = ? AND nearest_topic IS NULL",
+                [dataset_id],
+            ).fetchone()[0]
         if missing:
             index = _topic_index(evalset, embedder)
             embedded = _embed_missing(store, dataset_id, index, embedder, progress)
-    _apply_labels(store, dataset_id, threshold, rules)
-    _save_config(store, dataset_id, fingerprint | {"threshold": threshold, "topic_map": (
-        str(topic_map) if topic_map else None), "topic_map_hash": map_hash})
+    with store.read() as con:
+        labelled = con.execute(
+            "SELECT count(*) FROM pref_pairs WHERE dataset_id = ? AND "
+            "(nearest_topic IS NOT NULL OR topic IS NOT NULL)",
+            [dataset_id],
+        ).fetchone()[0]
+    if labelled or rules:  # else every topic is NULL and stays so: skip rewriting every row
+        _apply_labels(store, dataset_id, threshold, rules)
+    _save_config(
+        store,
+        dataset_id,
+        fingerprint
+        | {
+            "threshold": threshold,
+            "topic_map": (str(topic_map) if topic_map else None),
+            "topic_map_hash": map_hash,
+        },
+    )
     summary = topic_coverage(store, dataset_id)
-    summary.update(eval_set=evalset.name, method=METHOD, embedder=EMBEDDER, threshold=threshold,
-                   topic_map=str(topic_map) if topic_map else None, n_map_rules=len(rules),
-                   embedded_now=embedded, seconds=round(time.perf_counter() - started, 3))
+    summary.update(
+        eval_set=evalset.name,
+        method=METHOD,
+        embedder=EMBEDDER,
+        threshold=threshold,
+        topic_map=str(topic_map) if topic_map else None,
+        n_map_rules=len(rules),
+        embedded_now=embedded,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     return summary
 
 
@@ -301,7 +360,8 @@ def topic_coverage(store: Store, dataset_id: str) -> dict:
         rows = con.execute(
             "SELECT coalesce(topic, 'unassigned'), count(*), "
             "count(*) FILTER (WHERE topic_source = 'map') "
-            "FROM pref_pairs WHERE dataset_id = ? GROUP BY 1 ORDER BY 2 DESC, 1", [dataset_id]
+            "FROM pref_pairs WHERE dataset_id = ? GROUP BY 1 ORDER BY 2 DESC, 1",
+            [dataset_id],
         ).fetchall()
     counts = {t: int(n) for t, n, _ in rows}
     total = sum(counts.values())

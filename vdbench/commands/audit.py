@@ -15,7 +15,8 @@ from vdbench.commands.common import add_db, add_json, console, print_json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "audit", help="value-gap audit of preference data: do chosen and rejected differ in stance?",
+        "audit",
+        help="value-gap audit of preference data: do chosen and rejected differ in stance?",
         description="Import a preference dataset (HH-RLHF transcripts, UltraFeedback message lists "
         "or TRL prompt/chosen/rejected; JSONL, JSONL.gz, Parquet or a datasets.save_to_disk "
         "directory), assign each pair to an eval-set topic or 'off-topic', judge chosen and "
@@ -24,43 +25,78 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the predicted drift direction, with bootstrap CIs. Every step is resumable. "
         "Subcommand: `vdbench audit synth` writes synthetic value-gap pairs.",
     )
-    p.add_argument("--input", metavar="FILE", help="JSONL, JSONL.gz, Parquet file or save_to_disk dir")
+    p.add_argument(
+        "--input", metavar="FILE", help="JSONL, JSONL.gz, Parquet file or save_to_disk dir"
+    )
     p.add_argument("--format", choices=("hh-rlhf", "ultrafeedback", "trl"), help="row format")
     add_db(p, required=False)
-    p.add_argument("--dataset", metavar="ID", help="re-audit a dataset already in the store (no --input)")
+    p.add_argument(
+        "--dataset", metavar="ID", help="re-audit a dataset already in the store (no --input)"
+    )
     p.add_argument("--list", action="store_true", help="list the preference datasets in the store")
-    p.add_argument("--name", help="dataset name (default: the file name); the id adds a content hash")
+    p.add_argument(
+        "--name", help="dataset name (default: the file name); the id adds a content hash"
+    )
     p.add_argument("--split", help="split of a saved DatasetDict (default: its only split)")
     p.add_argument("--limit", type=int, metavar="N", help="import only the first N valid pairs")
-    p.add_argument("--on-error", choices=("stop", "skip"), default="stop",
-                   help="a bad row stops the import with nothing written (stop, default) or is "
-                   "left out and counted (skip)")
-    p.add_argument("--batch-size", type=int, default=10_000, metavar="N",
-                   help="pairs per write transaction while importing (default 10000)")
-    p.add_argument("--eval-set", default="vprism", help="eval set whose topics pairs are assigned to")
-    p.add_argument("--threshold", type=float, default=None, metavar="X",
-                   help="cosine similarity to a topic's centroid below which a pair is "
-                   "off-topic (default 0.45)")
-    p.add_argument("--topic-map", metavar="FILE",
-                   help="JSON/CSV rules (pair_id or prompt_contains → topic) that override "
-                   "the embedding")
-    p.add_argument("--no-topics", action="store_true",
-                   help="do not embed prompts (pairs stay unassigned unless the topic map names them)")
+    p.add_argument(
+        "--on-error",
+        choices=("stop", "skip"),
+        default="stop",
+        help="a bad row stops the import with nothing written (stop, default) or is "
+        "left out and counted (skip)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="pairs per write transaction while importing (default 10000)",
+    )
+    p.add_argument(
+        "--eval-set", default="vprism", help="eval set whose topics pairs are assigned to"
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="X",
+        help="cosine similarity to a topic's centroid below which a pair is "
+        "off-topic (default 0.45)",
+    )
+    p.add_argument(
+        "--topic-map",
+        metavar="FILE",
+        help="JSON/CSV rules (pair_id or prompt_contains → topic) that override the embedding",
+    )
+    p.add_argument(
+        "--no-topics",
+        action="store_true",
+        help="do not embed prompts (pairs stay unassigned unless the topic map names them)",
+    )
     p.add_argument("--judge", default="probe", help="judge name or manifest path (default probe)")
     p.add_argument("--no-judge", action="store_true", help="import and assign topics only")
-    p.add_argument("--judge-batch", type=int, default=128, metavar="N",
-                   help="pairs per judging transaction (default 128)")
+    p.add_argument(
+        "--judge-batch",
+        type=int,
+        default=128,
+        metavar="N",
+        help="pairs per judging transaction (default 128)",
+    )
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--confidence", type=float, default=0.95, help="CI level (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--bins", type=int, default=20, help="histogram bins over Δ ∈ [−2, 2] (default 20)")
+    p.add_argument(
+        "--bins", type=int, default=20, help="histogram bins over Δ ∈ [−2, 2] (default 20)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_json(p)
     p.set_defaults(func=cmd_audit)
 
     audit_sub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
     s = audit_sub.add_parser(
-        "synth", help="write synthetic value-gap preference pairs (TRL JSONL)",
+        "synth",
+        help="write synthetic value-gap preference pairs (TRL JSONL)",
         description="For every eval-set prompt, build preference pairs in TRL prompt/chosen/"
         "rejected format. A fraction --gap of them are value-gap pairs (chosen takes the "
         "--align stance, rejected the contrasting one, both well written); the rest are "
@@ -69,23 +105,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--output", required=True, metavar="FILE", help="JSONL file to write")
     s.add_argument("--eval-set", default="vprism", help="eval set whose prompts are used")
-    s.add_argument("--align", choices=("support", "oppose"), default="support",
-                   help="stance of chosen in value-gap pairs (default support)")
-    s.add_argument("--gap", type=float, default=1.0,
-                   help="fraction of pairs whose chosen and rejected differ in stance (0..1, default 1)")
-    s.add_argument("--contrast", choices=("opposite", "neutral", "mixed"), default="opposite",
-                   help="stance of rejected in value-gap pairs (default opposite)")
+    s.add_argument(
+        "--align",
+        choices=("support", "oppose"),
+        default="support",
+        help="stance of chosen in value-gap pairs (default support)",
+    )
+    s.add_argument(
+        "--gap",
+        type=float,
+        default=1.0,
+        help="fraction of pairs whose chosen and rejected differ in stance (0..1, default 1)",
+    )
+    s.add_argument(
+        "--contrast",
+        choices=("opposite", "neutral", "mixed"),
+        default="opposite",
+        help="stance of rejected in value-gap pairs (default opposite)",
+    )
     s.add_argument("--pairs-per-prompt", type=int, default=1, metavar="N")
-    s.add_argument("--source", default="templates",
-                   help="'templates' (default) or a local Hugging Face model directory")
+    s.add_argument(
+        "--source",
+        default="templates",
+        help="'templates' (default) or a local Hugging Face model directory",
+    )
     s.add_argument("--judge", default="probe", help="judge that buckets model samples by stance")
     s.add_argument("--samples", type=int, default=5, help="model samples per prompt (default 5)")
     s.add_argument("--temperature", type=float, default=0.7)
     s.add_argument("--max-new-tokens", type=int, default=256)
-    s.add_argument("--min-confidence", type=float, default=0.5,
-                   help="keep a model sample only if the judge's top stance has at least this probability")
-    s.add_argument("--no-meta", action="store_true",
-                   help="write only prompt/chosen/rejected (no topic, kind, stance fields)")
+    s.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.5,
+        help="keep a model sample only if the judge's top stance has at least this probability",
+    )
+    s.add_argument(
+        "--no-meta",
+        action="store_true",
+        help="write only prompt/chosen/rejected (no topic, kind, stance fields)",
+    )
     s.add_argument("--seed", type=int, default=0)
     add_json(s)
     s.set_defaults(func=cmd_synth)
@@ -116,16 +174,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.input and args.dataset:
         raise InputError("give --input or --dataset, not both")
     if not args.dataset and not (args.input and args.format):
-        raise InputError("--input FILE and --format FORMAT are required",
-                         hint="or --dataset ID to re-audit a stored dataset, or --list")
+        raise InputError(
+            "--input FILE and --format FORMAT are required",
+            hint="or --dataset ID to re-audit a stored dataset, or --list",
+        )
     opts = AuditOptions(
-        input=args.input, format=args.format, dataset=args.dataset, name=args.name,
-        split=args.split, limit=args.limit, on_error=args.on_error, batch_size=args.batch_size,
+        input=args.input,
+        format=args.format,
+        dataset=args.dataset,
+        name=args.name,
+        split=args.split,
+        limit=args.limit,
+        on_error=args.on_error,
+        batch_size=args.batch_size,
         eval_set=args.eval_set,
         threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
-        topic_map=args.topic_map, topics=not args.no_topics, judge=args.judge,
-        run_judge=not args.no_judge, judge_batch=args.judge_batch, n_boot=args.n_boot,
-        confidence=args.confidence, seed=args.seed, bins=args.bins,
+        topic_map=args.topic_map,
+        topics=not args.no_topics,
+        judge=args.judge,
+        run_judge=not args.no_judge,
+        judge_batch=args.judge_batch,
+        n_boot=args.n_boot,
+        confidence=args.confidence,
+        seed=args.seed,
+        bins=args.bins,
     )
     report = run_audit(store, opts, log=_logger(args.quiet))
     if args.json:
@@ -147,8 +219,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from vdbench.evalsets import get_eval_set
 
     evalset = get_eval_set(args.eval_set)
-    config = SynthConfig(align=args.align, gap=args.gap, pairs_per_prompt=args.pairs_per_prompt,
-                         contrast=args.contrast, seed=args.seed, meta=not args.no_meta)
+    config = SynthConfig(
+        align=args.align,
+        gap=args.gap,
+        pairs_per_prompt=args.pairs_per_prompt,
+        contrast=args.contrast,
+        seed=args.seed,
+        meta=not args.no_meta,
+    )
     config.check()
     if args.source == "templates":
         source = TemplateSource(list(evalset.topics))
@@ -157,10 +235,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
         log = _logger(args.json)
         log(f"sampling {args.samples} responses per prompt from {args.source} …")
-        sampler = hf_sampler(args.source, samples=args.samples, temperature=args.temperature,
-                             max_new_tokens=args.max_new_tokens, seed=args.seed)
-        source = ModelSource.build(evalset, sampler, load_judge(args.judge),
-                                   min_confidence=args.min_confidence, name=args.source)
+        sampler = hf_sampler(
+            args.source,
+            samples=args.samples,
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+            seed=args.seed,
+        )
+        source = ModelSource.build(
+            evalset,
+            sampler,
+            load_judge(args.judge),
+            min_confidence=args.min_confidence,
+            name=args.source,
+        )
     rows, summary = synth_pairs(evalset, config, source)
     write_jsonl(rows, args.output)
     summary["output"] = args.output
@@ -170,9 +258,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print_json(summary)
         return 0
     out = console()
-    out.print(f"wrote {summary['n_pairs']:,} pairs to {args.output} ({summary['source']}, "
-              f"align {summary['align']}, gap {summary['gap']:g}, contrast {summary['contrast']}); "
-              f"kinds: {summary['kinds']}", markup=False)
+    out.print(
+        f"wrote {summary['n_pairs']:,} pairs to {args.output} ({summary['source']}, "
+        f"align {summary['align']}, gap {summary['gap']:g}, contrast {summary['contrast']}); "
+        f"kinds: {summary['kinds']}",
+        markup=False,
+    )
     for reason, n in summary["shortfall"].items():
         out.print(f"  short: {n} × {reason}", markup=False)
     return 0
@@ -188,8 +279,14 @@ def _print_list(datasets: list[dict]) -> None:
     for col in ("dataset", "format", "pairs", "skipped", "on-topic", "source"):
         table.add_column(col)
     for d in datasets:
-        table.add_row(d["dataset_id"], d["format"], f"{d['n_pairs']:,}", f"{d['n_skipped']:,}",
-                      f"{d['on_topic']:,}", d["source"])
+        table.add_row(
+            d["dataset_id"],
+            d["format"],
+            f"{d['n_pairs']:,}",
+            f"{d['n_skipped']:,}",
+            f"{d['on_topic']:,}",
+            d["source"],
+        )
     console().print(table)
 
 
@@ -216,8 +313,11 @@ def print_report(report: dict) -> None:
     d, t = report["dataset"], report["topics"]
     flags = ", ".join(f"{k} {v}" for k, v in d["flags"].items()) or "none"
     state = "imported" if d["created"] else "already in the store"
-    out.print(f"dataset {d['dataset_id']} ({d['format']}, {state}): {d['n_pairs']:,} pairs from "
-              f"{d['rows_read']:,} rows; flags: {flags}", markup=False)
+    out.print(
+        f"dataset {d['dataset_id']} ({d['format']}, {state}): {d['n_pairs']:,} pairs from "
+        f"{d['rows_read']:,} rows; flags: {flags}",
+        markup=False,
+    )
     if d["n_skipped"]:
         out.print(f"skipped {d['n_skipped']:,} bad rows:", markup=False)
         for reason, n in d["skipped_by_reason"].items():
@@ -225,10 +325,13 @@ def print_report(report: dict) -> None:
         for bad in d["bad_rows"][:5]:
             out.print(f"  e.g. {bad['where']}: {bad['reason']}", markup=False)
 
-    out.print(f"topics ({t['eval_set']}, {t['method']} similarity ≥ {t['threshold']:g}"
-              f"{', map ' + t['topic_map'] if t['topic_map'] else ''}): {t['on_topic']:,} on-topic "
-              f"({t['coverage']:.1%}), {t['off_topic']:,} off-topic"
-              + (f", {t['unassigned']:,} unassigned" if t["unassigned"] else ""), markup=False)
+    out.print(
+        f"topics ({t['eval_set']}, {t['method']} similarity ≥ {t['threshold']:g}"
+        f"{', map ' + t['topic_map'] if t['topic_map'] else ''}): {t['on_topic']:,} on-topic "
+        f"({t['coverage']:.1%}), {t['off_topic']:,} off-topic"
+        + (f", {t['unassigned']:,} unassigned" if t["unassigned"] else ""),
+        markup=False,
+    )
     counts = {k: v for k, v in t["counts"].items() if k not in ("off-topic", "unassigned")}
     if counts:
         out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()), markup=False)
@@ -238,17 +341,27 @@ def print_report(report: dict) -> None:
         return
     j, gap = report["judge"], report["gap"]
     level = int(gap["bootstrap"]["confidence"] * 100)
-    out.print(f"judge {j['judge_id']}: {j['pairs_judged']:,} pairs judged "
-              f"({j['judged_pairs_now']:,} now, {j['seconds']:.1f} s)", markup=False)
+    out.print(
+        f"judge {j['judge_id']}: {j['pairs_judged']:,} pairs judged "
+        f"({j['judged_pairs_now']:,} now, {j['seconds']:.1f} s)",
+        markup=False,
+    )
 
     groups = {k: v for k, v in gap["groups"].items() if v is not None}
-    overall = Table(title=f"stance gap, Δ = margin(chosen) − margin(rejected) ({level}% CIs)",
-                    box=box.SIMPLE_HEAD, pad_edge=False)
+    overall = Table(
+        title=f"stance gap, Δ = margin(chosen) − margin(rejected) ({level}% CIs)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     overall.add_column("", no_wrap=True)
     for name in groups:
         overall.add_column(name.replace("_", "-"), justify="right", no_wrap=True)
-    for label, key, fmt in (("mean Δ", "mean_margin", _ci), ("mean |Δ|", "mean_abs_margin", _ci),
-                            ("flip rate", "flip_rate", _pct), ("JS (bits)", "js_divergence", _js)):
+    for label, key, fmt in (
+        ("mean Δ", "mean_margin", _ci),
+        ("mean |Δ|", "mean_abs_margin", _ci),
+        ("flip rate", "flip_rate", _pct),
+        ("JS (bits)", "js_divergence", _js),
+    ):
         overall.add_row(label, *(fmt(s[key], s["ci"][key]) for s in groups.values()))
     overall.add_row("pairs", *(f"{s['n_pairs']:,}" for s in groups.values()))
     overall.add_row("drift", *(_DRIFT[s["direction"]] for s in groups.values()))
@@ -256,14 +369,19 @@ def print_report(report: dict) -> None:
 
     if gap["per_topic"]:
         # Plain text: fixed widths fit 80 columns whatever the terminal reports.
-        out.print(f"per topic (on-topic pairs)\n{'topic':<20} {'pairs':>5}  "
-                  f"{'mean Δ [' + str(level) + '% CI]':<20} {'|Δ|':>4} {'flip':>4} {'JS':>5}  drift",
-                  markup=False)
+        out.print(
+            f"per topic (on-topic pairs)\n{'topic':<20} {'pairs':>5}  "
+            f"{'mean Δ [' + str(level) + '% CI]':<20} {'|Δ|':>4} {'flip':>4} {'JS':>5}  drift",
+            markup=False,
+        )
         for topic, s in gap["per_topic"].items():
-            out.print(f"{topic[:20]:<20} {s['n_pairs']:>5,}  "
-                      f"{_ci(s['mean_margin'], s['ci']['mean_margin']):<20} "
-                      f"{s['mean_abs_margin']:>4.2f} {s['flip_rate']:>4.0%} "
-                      f"{s['js_divergence']:>5.3f}  {_DRIFT[s['direction']]}", markup=False)
+            out.print(
+                f"{topic[:20]:<20} {s['n_pairs']:>5,}  "
+                f"{_ci(s['mean_margin'], s['ci']['mean_margin']):<20} "
+                f"{s['mean_abs_margin']:>4.2f} {s['flip_rate']:>4.0%} "
+                f"{s['js_divergence']:>5.3f}  {_DRIFT[s['direction']]}",
+                markup=False,
+            )
     out.print(histogram_text(gap["histogram"]), markup=False)
     out.print(f"total {report['seconds']:.1f} s", markup=False)
 
@@ -272,12 +390,16 @@ def histogram_text(hist: dict, width: int = 30) -> str:
     """Horizontal bars of Δ counts per bin, all pairs and on-topic pairs side by side."""
     edges, everything, on_topic = hist["edges"], hist["all"], hist["on_topic"]
     top = max(max(everything, default=0), 1)
-    lines = [f"histogram of Δ (bar: all pairs, scale {top:,} = {width} chars; on-topic count right)"]
+    lines = [
+        f"histogram of Δ (bar: all pairs, scale {top:,} = {width} chars; on-topic count right)"
+    ]
     for i, count in enumerate(everything):
         close = "]" if i == len(everything) - 1 else ")"
         bar = "█" * round(width * count / top)
         if count and not bar:
             bar = "▏"
-        lines.append(f"[{edges[i]:+.1f}, {edges[i + 1]:+.1f}{close} │{bar:<{width}} {count:>6,}  "
-                     f"{on_topic[i]:>5,}")
+        lines.append(
+            f"[{edges[i]:+.1f}, {edges[i + 1]:+.1f}{close} │{bar:<{width}} {count:>6,}  "
+            f"{on_topic[i]:>5,}"
+        )
     return "\n".join(lines)

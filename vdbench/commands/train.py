@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vdbench.commands.common import add_db, add_json, console, print_json
@@ -24,7 +25,7 @@ def _common(p: argparse.ArgumentParser, algorithm: str) -> None:
     g.add_argument("--data", type=Path, required=True, metavar="FILE",
                    help="training data: JSONL/Parquet/CSV or a saved datasets directory "
                    + ("(rows with `messages`)" if algorithm == "sft" else "(rows with prompt/chosen/rejected)"))
-    add_db(g)
+    add_db(p)
     g.add_argument("--run", required=True, metavar="NAME", help="name of the run to create or resume")
     g.add_argument("--parent", metavar="RUN[:STEP]",
                    help="the run (and checkpoint) this stage continues: its lineage; step 0 of "
@@ -189,6 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         read_manifest(find_manifest(request.judge))  # an unknown judge fails now, not after training
     prepared = prepare_training(request)
+    if distributed.is_main():
+        for warning in prepared.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     summary = run_training(prepared)
     if not distributed.is_main():
         return 0

@@ -10,7 +10,8 @@ evaluated.
 Manifest options: ``n_threads`` (1), ``max_input_tokens`` (2048, capped by the model's
 training context), ``debias_order`` (false), ``reuse_prefix`` (true), ``n_gpu_layers``
 (0), ``kv_cache_type`` ("f32": an f16 cache, llama.cpp's own default, halves
-its memory but moves p(s) by ~1e-3), ``n_batch`` (512).
+its memory but moves p(s) by ~1e-3), ``n_batch`` (512), ``batch_size`` (16: items
+tokenised ahead; evaluation is one item at a time). Not thread-safe: one judge per thread.
 """
 
 from __future__ import annotations
@@ -31,23 +32,37 @@ from vdbench.judges.prompting import (
 )
 from vdbench.judges.registry import file_hash, make_judge_id, resolve_model_path
 
-KNOWN_OPTIONS = frozenset({
-    "n_threads", "max_input_tokens", "debias_order", "reuse_prefix", "n_gpu_layers",
-    "kv_cache_type", "n_batch", "batch_size",
-})
+KNOWN_OPTIONS = frozenset(
+    {
+        "n_threads",
+        "max_input_tokens",
+        "debias_order",
+        "reuse_prefix",
+        "n_gpu_layers",
+        "kv_cache_type",
+        "n_batch",
+        "batch_size",
+    }
+)
 DEFAULT_MAX_INPUT_TOKENS = 2048
 KV_CACHE_TYPES = {"f32": 0, "f16": 1}  # ggml_type values
 
 
 def check_model_file(path: Path, manifest_path: Path | None = None) -> None:
     """Fail with the missing path when `path` is not a GGUF file."""
-    hint = (f"edit 'model' in {manifest_path} to point at a local .gguf file"
-            if manifest_path else "pass a local .gguf file")
+    hint = (
+        f"edit 'model' in {manifest_path} (better, in a copy of its directory) to point at a local .gguf file"
+        if manifest_path
+        else "pass a local .gguf file"
+    )
     if not path.exists():
         raise JudgeError("GGUF model file not found", where=str(path), hint=hint)
     if path.is_dir():
-        raise JudgeError("expected a .gguf file, found a directory", where=str(path),
-                         hint=hint + " (a transformers directory needs the hf backend)")
+        raise JudgeError(
+            "expected a .gguf file, found a directory",
+            where=str(path),
+            hint=hint + " (a transformers directory needs the hf backend)",
+        )
     with path.open("rb") as fh:
         magic = fh.read(4)
     if magic != b"GGUF":
@@ -74,8 +89,11 @@ def _training_context(llama_cpp: Any, path: Path) -> int:
     try:
         model = LlamaModel(path_model=str(path), params=params, verbose=False)
     except (ValueError, RuntimeError) as exc:
-        raise JudgeError(f"llama.cpp cannot load the model: {exc}", where=str(path),
-                         hint="is it a complete GGUF file of an architecture this llama.cpp supports?") from None
+        raise JudgeError(
+            f"llama.cpp cannot load the model: {exc}",
+            where=str(path),
+            hint="is it a complete GGUF file of an architecture this llama.cpp supports?",
+        ) from None
     try:
         metadata = model.metadata()
     finally:
@@ -89,15 +107,25 @@ class GGUFJudge:
 
     backend = "gguf"
 
-    def __init__(self, model_path: str | Path, *, prompt: StancePrompt | None = None,
-                 name: str = "gguf", options: dict[str, Any] | None = None,
-                 manifest: dict[str, Any] | None = None, manifest_path: Path | None = None):
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        prompt: StancePrompt | None = None,
+        name: str = "gguf",
+        options: dict[str, Any] | None = None,
+        manifest: dict[str, Any] | None = None,
+        manifest_path: Path | None = None,
+    ):
         options = dict(options or {})
         where = str(manifest_path) if manifest_path else "gguf judge options"
         unknown = set(options) - KNOWN_OPTIONS
         if unknown:
-            raise JudgeError(f"unknown gguf judge option(s): {', '.join(sorted(unknown))}",
-                             where=where, hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}")
+            raise JudgeError(
+                f"unknown gguf judge option(s): {', '.join(sorted(unknown))}",
+                where=where,
+                hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}",
+            )
         self.model_path = Path(model_path).expanduser()
         check_model_file(self.model_path, manifest_path)
         self.prompt = prompt or StancePrompt.from_manifest({"options": options}, Path("."))
@@ -108,25 +136,39 @@ class GGUFJudge:
         n_gpu_layers = int_option(options, "n_gpu_layers", 0, minimum=-1, where=where) or 0
         kv_type = str(options.get("kv_cache_type", "f32"))
         if kv_type not in KV_CACHE_TYPES:
-            raise JudgeError(f"kv_cache_type must be one of {', '.join(KV_CACHE_TYPES)}, got {kv_type!r}",
-                             where=where)
+            raise JudgeError(
+                f"kv_cache_type must be one of {', '.join(KV_CACHE_TYPES)}, got {kv_type!r}",
+                where=where,
+            )
         # Items go one at a time (prefix reuse makes that cheap); `batch_size` only sets
         # how many are tokenised ahead.
         self.batch_size = int_option(options, "batch_size", 16, where=where) or 16
 
         llama_cpp = import_llama_cpp()
         self._llama_cpp = llama_cpp
-        n_ctx = min(requested or DEFAULT_MAX_INPUT_TOKENS, _training_context(llama_cpp, self.model_path))
+        n_ctx = min(
+            requested or DEFAULT_MAX_INPUT_TOKENS, _training_context(llama_cpp, self.model_path)
+        )
         try:
             self.llm = llama_cpp.Llama(
-                model_path=str(self.model_path), n_ctx=n_ctx, n_batch=min(n_batch, n_ctx),
-                n_ubatch=min(n_batch, n_ctx), n_threads=n_threads, n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False,
-                type_k=KV_CACHE_TYPES[kv_type], type_v=KV_CACHE_TYPES[kv_type],
+                model_path=str(self.model_path),
+                n_ctx=n_ctx,
+                n_batch=min(n_batch, n_ctx),
+                n_ubatch=min(n_batch, n_ctx),
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=n_gpu_layers,
+                logits_all=False,
+                verbose=False,
+                type_k=KV_CACHE_TYPES[kv_type],
+                type_v=KV_CACHE_TYPES[kv_type],
             )
         except (ValueError, RuntimeError) as exc:
-            raise JudgeError(f"llama.cpp cannot load the model: {exc}", where=str(self.model_path),
-                             hint="is it a complete GGUF file of an architecture this llama.cpp supports?") from None
+            raise JudgeError(
+                f"llama.cpp cannot load the model: {exc}",
+                where=str(self.model_path),
+                hint="is it a complete GGUF file of an architecture this llama.cpp supports?",
+            ) from None
         # llama.cpp frees the model in __del__, which fails during interpreter shutdown;
         # closing it here (on collection or at exit, whichever first) avoids that.
         self._finalizer = weakref.finalize(self, self.llm.close)
@@ -134,8 +176,9 @@ class GGUFJudge:
         # Recurrent state cannot be cut back to a prefix: evaluate every item from scratch.
         if getattr(self.llm, "_is_recurrent", False) or getattr(self.llm, "_is_hybrid", False):
             self.reuse_prefix = False
-        self.letter_ids = letter_token_ids(self.prompt, self.encode_plain, where=str(self.model_path))
-        self._n_vocab = self.llm.n_vocab()
+        self.letter_ids = letter_token_ids(
+            self.prompt, self.encode_plain, where=str(self.model_path)
+        )
         self._evaluated: list[int] = []
 
         template_hash = self.prompt.template_hash
@@ -143,20 +186,31 @@ class GGUFJudge:
         record = dict(manifest or {})
         record.setdefault("backend", "gguf")
         self.identity = JudgeIdentity(
-            judge_id=make_judge_id(name, template_hash, model_hash), name=name, backend="gguf",
-            model=str(self.model_path), template_hash=template_hash, model_hash=model_hash,
+            judge_id=make_judge_id(name, template_hash, model_hash),
+            name=name,
+            backend="gguf",
+            model=str(self.model_path),
+            template_hash=template_hash,
+            model_hash=model_hash,
             manifest=record,
         )
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], manifest_path: Path) -> GGUFJudge:
         if not manifest.get("model"):
-            raise JudgeError("gguf judge manifest lacks 'model' (a .gguf file)", where=str(manifest_path))
+            raise JudgeError(
+                "gguf judge manifest lacks 'model' (a .gguf file)", where=str(manifest_path)
+            )
         model_path = resolve_model_path(manifest_path, str(manifest["model"]))
         check_model_file(model_path, manifest_path)
-        return cls(model_path, prompt=StancePrompt.from_manifest(manifest, manifest_path),
-                   name=str(manifest["name"]), options=dict(manifest.get("options") or {}),
-                   manifest=manifest, manifest_path=manifest_path)
+        return cls(
+            model_path,
+            prompt=StancePrompt.from_manifest(manifest, manifest_path),
+            name=str(manifest["name"]),
+            options=dict(manifest.get("options") or {}),
+            manifest=manifest,
+            manifest_path=manifest_path,
+        )
 
     def close(self) -> None:
         """Free the llama.cpp model and context now (also done on collection and at exit)."""
@@ -178,8 +232,12 @@ class GGUFJudge:
     def score(self, items: Sequence[JudgeItem]) -> list[JudgeScore]:
         """p(s) per item, in order. Empty responses get p_neutral=1 without the model."""
         return score_with_letter_logits(
-            self.prompt, items, self.encode, self.letter_logits,
-            max_input_tokens=self.max_input_tokens, batch_size=self.batch_size,
+            self.prompt,
+            items,
+            self.encode,
+            self.letter_logits,
+            max_input_tokens=self.max_input_tokens,
+            batch_size=self.batch_size,
         )
 
     def letter_logits(self, batch: list[list[int]]) -> list[list[float]]:
@@ -197,8 +255,10 @@ class GGUFJudge:
             try:
                 self.llm.eval(ids[keep:])
             except RuntimeError as exc:
-                raise JudgeError(f"llama.cpp failed to evaluate a prompt of {len(ids)} tokens: {exc}",
-                                 where=str(self.model_path)) from None
+                raise JudgeError(
+                    f"llama.cpp failed to evaluate a prompt of {len(ids)} tokens: {exc}",
+                    where=str(self.model_path),
+                ) from None
             self._evaluated = list(ids)
             logits = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
             rows.append([float(logits[token]) for token in self.letter_ids])

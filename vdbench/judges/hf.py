@@ -35,10 +35,19 @@ from vdbench.judges.prompting import (
 )
 from vdbench.judges.registry import file_hash, make_judge_id, resolve_model_path
 
-KNOWN_OPTIONS = frozenset({
-    "batch_size", "dtype", "device", "max_input_tokens", "debias_order", "reuse_prefix",
-    "trust_remote_code", "num_threads", "attn_implementation",
-})
+KNOWN_OPTIONS = frozenset(
+    {
+        "batch_size",
+        "dtype",
+        "device",
+        "max_input_tokens",
+        "debias_order",
+        "reuse_prefix",
+        "trust_remote_code",
+        "num_threads",
+        "attn_implementation",
+    }
+)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
 DEFAULT_MAX_INPUT_TOKENS = 2048
 
@@ -66,20 +75,30 @@ def default_threads() -> int | None:
 
 def check_model_dir(path: Path, manifest_path: Path | None = None) -> None:
     """Fail with the missing path when `path` is not a loadable transformers directory."""
-    hint = (f"edit 'model' in {manifest_path} to point at a local transformers model directory"
-            if manifest_path else "pass a local transformers model directory")
+    hint = (
+        f"edit 'model' in {manifest_path} (better, in a copy of its directory) to point at a local transformers model directory"
+        if manifest_path
+        else "pass a local transformers model directory"
+    )
     if not path.exists():
         raise JudgeError("model directory not found", where=str(path), hint=hint)
     if not path.is_dir():
-        raise JudgeError("expected a transformers model directory, found a file", where=str(path),
-                         hint=hint + " (a .gguf file needs the gguf backend)")
+        raise JudgeError(
+            "expected a transformers model directory, found a file",
+            where=str(path),
+            hint=hint + " (a .gguf file needs the gguf backend)",
+        )
     if not (path / "config.json").is_file():
-        raise JudgeError("no config.json in the model directory", where=str(path / "config.json"),
-                         hint="save the model with save_pretrained() or copy its config.json")
+        raise JudgeError(
+            "no config.json in the model directory",
+            where=str(path / "config.json"),
+            hint="save the model with save_pretrained() or copy its config.json",
+        )
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise JudgeError(
             "no tokenizer in the model directory (looked for " + ", ".join(TOKENIZER_FILES) + ")",
-            where=str(path), hint="save the tokenizer with tokenizer.save_pretrained() into it",
+            where=str(path),
+            hint="save the tokenizer with tokenizer.save_pretrained() into it",
         )
 
 
@@ -88,15 +107,25 @@ class HFJudge:
 
     backend = "hf"
 
-    def __init__(self, model_dir: str | Path, *, prompt: StancePrompt | None = None,
-                 name: str = "hf", options: dict[str, Any] | None = None,
-                 manifest: dict[str, Any] | None = None, manifest_path: Path | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        prompt: StancePrompt | None = None,
+        name: str = "hf",
+        options: dict[str, Any] | None = None,
+        manifest: dict[str, Any] | None = None,
+        manifest_path: Path | None = None,
+    ):
         options = dict(options or {})
         where = str(manifest_path) if manifest_path else "hf judge options"
         unknown = set(options) - KNOWN_OPTIONS
         if unknown:
-            raise JudgeError(f"unknown hf judge option(s): {', '.join(sorted(unknown))}",
-                             where=where, hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}")
+            raise JudgeError(
+                f"unknown hf judge option(s): {', '.join(sorted(unknown))}",
+                where=where,
+                hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}",
+            )
         self.model_dir = Path(model_dir).expanduser()
         check_model_dir(self.model_dir, manifest_path)
         self.prompt = prompt or StancePrompt.from_manifest({"options": options}, Path("."))
@@ -111,13 +140,21 @@ class HFJudge:
         context = getattr(config, "max_position_embeddings", None) or DEFAULT_MAX_INPUT_TOKENS
         requested = int_option(options, "max_input_tokens", DEFAULT_MAX_INPUT_TOKENS, where=where)
         self.max_input_tokens = min(requested or DEFAULT_MAX_INPUT_TOKENS, int(context))
-        self.letter_ids = letter_token_ids(self.prompt, self.encode_plain, where=str(self.model_dir))
+        self.letter_ids = letter_token_ids(
+            self.prompt, self.encode_plain, where=str(self.model_dir)
+        )
         self.pad_id = next(
-            (i for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if i is not None), 0
+            (
+                i
+                for i in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id)
+                if i is not None
+            ),
+            0,
         )
         # One shared prefix per label rotation (the options text differs between them).
-        self.prefix_ids = {r: shared_prefix_ids(self.prompt, self.encode, r)
-                           for r in self.prompt.rotations}
+        self.prefix_ids = {
+            r: shared_prefix_ids(self.prompt, self.encode, r) for r in self.prompt.rotations
+        }
         self._prefix_caches: dict[int, Any] = {}
         forward_params = inspect.signature(self.model.forward).parameters
         self._cache_kwarg = "cache" if "cache" in forward_params else "past_key_values"
@@ -127,22 +164,33 @@ class HFJudge:
         record = dict(manifest or {})
         record.setdefault("backend", "hf")
         self.identity = JudgeIdentity(
-            judge_id=make_judge_id(name, template_hash, model_hash), name=name, backend="hf",
-            model=str(self.model_dir), template_hash=template_hash, model_hash=model_hash,
+            judge_id=make_judge_id(name, template_hash, model_hash),
+            name=name,
+            backend="hf",
+            model=str(self.model_dir),
+            template_hash=template_hash,
+            model_hash=model_hash,
             manifest=record,
         )
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], manifest_path: Path) -> HFJudge:
         if not manifest.get("model"):
-            raise JudgeError("hf judge manifest lacks 'model' (a transformers model directory)",
-                             where=str(manifest_path))
+            raise JudgeError(
+                "hf judge manifest lacks 'model' (a transformers model directory)",
+                where=str(manifest_path),
+            )
         model_dir = resolve_model_path(manifest_path, str(manifest["model"]))
         options = dict(manifest.get("options") or {})
         check_model_dir(model_dir, manifest_path)
-        return cls(model_dir, prompt=StancePrompt.from_manifest(manifest, manifest_path),
-                   name=str(manifest["name"]), options=options, manifest=manifest,
-                   manifest_path=manifest_path)
+        return cls(
+            model_dir,
+            prompt=StancePrompt.from_manifest(manifest, manifest_path),
+            name=str(manifest["name"]),
+            options=options,
+            manifest=manifest,
+            manifest_path=manifest_path,
+        )
 
     def _load(self, options: dict[str, Any], trust_remote_code: bool) -> tuple[Any, Any]:
         import torch
@@ -154,28 +202,40 @@ class HFJudge:
         else:
             dtype = getattr(torch, dtype_name, None)
             if not isinstance(dtype, torch.dtype):
-                raise JudgeError(f"unknown dtype {dtype_name!r}",
-                                 hint="use float32, bfloat16, float16 or auto")
+                raise JudgeError(
+                    f"unknown dtype {dtype_name!r}", hint="use float32, bfloat16, float16 or auto"
+                )
         device = str(options.get("device", "auto"))
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device.startswith("cuda") and not torch.cuda.is_available():
+            raise JudgeError(
+                f"device {device!r} asked for, but torch sees no CUDA GPU",
+                hint='set "device": "auto" or "cpu" in the judge manifest\'s options',
+            )
         kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust_remote_code}
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_dir, **kwargs)
         except Exception as exc:  # transformers raises OSError/ValueError/KeyError variously
-            raise JudgeError(f"cannot load the tokenizer: {_first_line(exc)}", where=str(self.model_dir),
-                             hint=_remote_code_hint(exc, trust_remote_code)) from None
+            raise JudgeError(
+                f"cannot load the tokenizer: {_first_line(exc)}",
+                where=str(self.model_dir),
+                hint=_remote_code_hint(exc, trust_remote_code),
+            ) from None
         model_kwargs = dict(kwargs, dtype=dtype)
         if options.get("attn_implementation"):
             model_kwargs["attn_implementation"] = str(options["attn_implementation"])
         try:
             model = AutoModelForCausalLM.from_pretrained(self.model_dir, **model_kwargs)
         except Exception as exc:
-            raise JudgeError(f"cannot load the model: {_first_line(exc)}", where=str(self.model_dir),
-                             hint=_remote_code_hint(exc, trust_remote_code)) from None
-        model.to(device)
-        model.eval()
+            raise JudgeError(
+                f"cannot load the model: {_first_line(exc)}",
+                where=str(self.model_dir),
+                hint=_remote_code_hint(exc, trust_remote_code),
+            ) from None
         self.device = torch.device(device)
+        model.to(self.device)  # type: ignore[arg-type]  # transformers' wrapper typing
+        model.eval()
         return tokenizer, model
 
     def encode(self, text: str) -> list[int]:
@@ -189,8 +249,12 @@ class HFJudge:
         """p(s) per item, in order. Empty responses get p_neutral=1 without the model."""
         with torch_threads(self.num_threads):
             return score_with_letter_logits(
-                self.prompt, items, self.encode, self.letter_logits,
-                max_input_tokens=self.max_input_tokens, batch_size=self.batch_size,
+                self.prompt,
+                items,
+                self.encode,
+                self.letter_logits,
+                max_input_tokens=self.max_input_tokens,
+                batch_size=self.batch_size,
             )
 
     def letter_logits(self, batch: list[list[int]]) -> list[list[float]]:
@@ -204,8 +268,8 @@ class HFJudge:
         input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((rows, width), dtype=torch.long)
         for row, suffix in enumerate(suffixes):
-            input_ids[row, width - len(suffix):] = torch.tensor(suffix, dtype=torch.long)
-            mask[row, width - len(suffix):] = 1
+            input_ids[row, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
+            mask[row, width - len(suffix) :] = 1
         # Left padding: real tokens keep their true positions, counted after the prefix.
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0) + prefix_len
         kwargs: dict[str, Any] = {}
@@ -217,8 +281,11 @@ class HFJudge:
             kwargs["use_cache"] = False
         with torch.inference_mode():
             out = self.model(
-                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                position_ids=position_ids.to(self.device), logits_to_keep=1, **kwargs,
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=position_ids.to(self.device),
+                logits_to_keep=1,
+                **kwargs,
             )
         logits = out.logits[:, -1, list(self.letter_ids)].float().cpu()
         return logits.tolist()
@@ -226,8 +293,10 @@ class HFJudge:
     def _shared_rotation(self, batch: list[list[int]]) -> int | None:
         """The rotation whose prefix every row starts with (and runs past), if any."""
         for rotation, prefix in self.prefix_ids.items():
-            if prefix and all(len(ids) > len(prefix)
-                              and common_prefix_length(prefix, ids) == len(prefix) for ids in batch):
+            if prefix and all(
+                len(ids) > len(prefix) and common_prefix_length(prefix, ids) == len(prefix)
+                for ids in batch
+            ):
                 return rotation
         return None
 
@@ -253,6 +322,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _remote_code_hint(exc: BaseException, trust_remote_code: bool) -> str:
     if not trust_remote_code and "trust_remote_code" in str(exc):
-        return ("this model needs code from its directory; review it, then set "
-                '"trust_remote_code": true in the judge manifest\'s options')
+        return (
+            "this model needs code from its directory; review it, then set "
+            '"trust_remote_code": true in the judge manifest\'s options'
+        )
     return "check that the directory holds a complete save_pretrained() causal LM and tokenizer"

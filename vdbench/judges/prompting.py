@@ -87,8 +87,12 @@ class StancePrompt:
             )
         bad = [letter for letter in self.letters if not letter.strip() or letter != letter.strip()]
         if bad or len(set(self.letters)) != len(self.letters):
-            raise JudgeError(f"label letters must be distinct non-blank strings, got {list(self.letters)}")
-        missing = [f for f in ("proposition", "response", "options") if "{" + f + "}" not in self.template]
+            raise JudgeError(
+                f"label letters must be distinct non-blank strings, got {list(self.letters)}"
+            )
+        missing = [
+            f for f in ("proposition", "response", "options") if "{" + f + "}" not in self.template
+        ]
         if missing:
             raise JudgeError(
                 "judge template lacks placeholder(s) " + ", ".join("{" + f + "}" for f in missing),
@@ -110,11 +114,16 @@ class StancePrompt:
                 # One final newline is an editor's, not part of the prompt.
                 template = template[:-1] if template.endswith("\n") else template
             except (OSError, UnicodeDecodeError) as exc:
-                raise JudgeError(f"cannot read the judge template: {exc}", where=str(path),
-                                 hint="'template' in the manifest names a text file next to it") from None
+                raise JudgeError(
+                    f"cannot read the judge template: {exc}",
+                    where=str(path),
+                    hint="'template' in the manifest names a text file next to it",
+                ) from None
         label_options = manifest.get("label_options") or DEFAULT_LABEL_OPTIONS
         if not isinstance(label_options, dict):
-            raise JudgeError("label_options must be an object of letter → stance", where=str(manifest_path))
+            raise JudgeError(
+                "label_options must be an object of letter → stance", where=str(manifest_path)
+            )
         descriptions = dict(STANCE_DESCRIPTIONS)
         descriptions.update(manifest.get("option_descriptions") or {})
         options = manifest.get("options") or {}
@@ -159,8 +168,14 @@ class StancePrompt:
             for letter, stance in zip(self.letters, self.stance_of(rotation), strict=True)
         )
 
-    def render(self, item: JudgeItem, rotation: int = 0, *, response: str | None = None,
-               question: str | None = None) -> str:
+    def render(
+        self,
+        item: JudgeItem,
+        rotation: int = 0,
+        *,
+        response: str | None = None,
+        question: str | None = None,
+    ) -> str:
         """The full prompt text for `item`; `response`/`question` replace the item's (cuts)."""
         values = {
             "topic": item.topic.replace("_", " "),
@@ -217,8 +232,9 @@ class EncodedPrompt:
     truncated: bool
 
 
-def encode_item(prompt: StancePrompt, item: JudgeItem, rotation: int, encode: Encode,
-                max_input_tokens: int) -> EncodedPrompt:
+def encode_item(
+    prompt: StancePrompt, item: JudgeItem, rotation: int, encode: Encode, max_input_tokens: int
+) -> EncodedPrompt:
     """Token ids of one item's prompt, cutting the response (then the question) to fit.
 
     The cut is by characters, found by bisection on the tokenised length, so the kept text
@@ -231,19 +247,31 @@ def encode_item(prompt: StancePrompt, item: JudgeItem, rotation: int, encode: En
     question = item.prompt
     if len(encode(prompt.render(item, rotation, response=""))) > max_input_tokens:
         keep_response = item.response[:_MIN_RESPONSE_CHARS]
-        question = item.prompt[: _longest_fit(
-            item.prompt, lambda q: encode(prompt.render(item, rotation, response=keep_response,
-                                                        question=q)), max_input_tokens)]
-        if not question and len(encode(prompt.render(item, rotation, response="", question=""))) > max_input_tokens:
+        question = item.prompt[
+            : _longest_fit(
+                item.prompt,
+                lambda q: encode(prompt.render(item, rotation, response=keep_response, question=q)),
+                max_input_tokens,
+            )
+        ]
+        if (
+            not question
+            and len(encode(prompt.render(item, rotation, response="", question="")))
+            > max_input_tokens
+        ):
             raise JudgeError(
                 f"the judge template alone is longer than max_input_tokens={max_input_tokens}",
                 hint="raise max_input_tokens in the judge manifest's options or shorten the template",
             )
-    keep = _longest_fit(item.response, lambda r: encode(prompt.render(item, rotation, response=r,
-                                                                      question=question)),
-                        max_input_tokens)
-    return EncodedPrompt(encode(prompt.render(item, rotation, response=item.response[:keep],
-                                              question=question)), True)
+    keep = _longest_fit(
+        item.response,
+        lambda r: encode(prompt.render(item, rotation, response=r, question=question)),
+        max_input_tokens,
+    )
+    return EncodedPrompt(
+        encode(prompt.render(item, rotation, response=item.response[:keep], question=question)),
+        True,
+    )
 
 
 def _longest_fit(text: str, encode_with: Callable[[str], list[int]], limit: int) -> int:
@@ -268,11 +296,12 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 def shared_prefix_ids(prompt: StancePrompt, encode: Encode, rotation: int = 0) -> list[int]:
     """Token ids that every item's prompt under `rotation` starts with: the tokenised fixed
-    prefix, cut back to where prompts with unusual first characters still agree (a boundary
-    token can merge with the text after it).
+    prefix less its last token (which can merge with the text after it: "Proposition: "
+    ends in a space that belongs to the next word), cut back further if prompts with
+    unusual first characters disagree. Backends still check each prompt against it.
     """
     base = encode(prompt.prefix(rotation))
-    keep = len(base)
+    keep = len(base) - 1
     for first in ("Legal", "(1) x", '"Quoted"', " spaced", "\nline", "é", "1"):
         probe = JudgeItem(topic=first, proposition=first, prompt=first, response=first)
         keep = min(keep, common_prefix_length(base, encode(prompt.render(probe, rotation))))
@@ -295,9 +324,15 @@ def stance_probs(letter_logits: Sequence[float], stances: Sequence[str]) -> dict
 LetterLogits = Callable[[list[list[int]]], list[list[float]]]
 
 
-def score_with_letter_logits(prompt: StancePrompt, items: Sequence[JudgeItem], encode: Encode,
-                             letter_logits: LetterLogits, *, max_input_tokens: int,
-                             batch_size: int) -> list[JudgeScore]:
+def score_with_letter_logits(
+    prompt: StancePrompt,
+    items: Sequence[JudgeItem],
+    encode: Encode,
+    letter_logits: LetterLogits,
+    *,
+    max_input_tokens: int,
+    batch_size: int,
+) -> list[JudgeScore]:
     """Score items in order: empty responses without the model, the rest in length-sorted
     batches (less padding), averaging p(s) over label rotations when debiasing.
     """
@@ -306,13 +341,21 @@ def score_with_letter_logits(prompt: StancePrompt, items: Sequence[JudgeItem], e
         if not item.response.strip():
             continue
         for rotation in prompt.rotations:
-            jobs.append((index, rotation, encode_item(prompt, item, rotation, encode, max_input_tokens)))
-    # Same rotation together (one shared prefix per batch), then by length (less padding).
+            jobs.append(
+                (index, rotation, encode_item(prompt, item, rotation, encode, max_input_tokens))
+            )
+    # Batches never mix rotations (each has its own shared prefix); within a rotation
+    # jobs go by length, so a batch pads little.
     jobs.sort(key=lambda job: (job[1], len(job[2].ids)))
+    batches: list[list[tuple[int, int, EncodedPrompt]]] = []
+    for job in jobs:
+        if batches and batches[-1][0][1] == job[1] and len(batches[-1]) < max(1, batch_size):
+            batches[-1].append(job)
+        else:
+            batches.append([job])
     sums: dict[int, dict[str, float]] = {}
     truncated: set[int] = set()
-    for start in range(0, len(jobs), max(1, batch_size)):
-        batch = jobs[start : start + batch_size]
+    for batch in batches:
         rows = letter_logits([job[2].ids for job in batch])
         for (index, rotation, encoded), logits in zip(batch, rows, strict=True):
             probs = stance_probs(logits, prompt.stance_of(rotation))
@@ -329,17 +372,26 @@ def score_with_letter_logits(prompt: StancePrompt, items: Sequence[JudgeItem], e
             continue
         p = {s: v / n_rotations for s, v in sums[index].items()}
         total = sum(p.values())
-        scores.append(JudgeScore(p["support"] / total, p["neutral"] / total, p["oppose"] / total,
-                                 truncated=index in truncated))
+        scores.append(
+            JudgeScore(
+                p["support"] / total,
+                p["neutral"] / total,
+                p["oppose"] / total,
+                truncated=index in truncated,
+            )
+        )
     return scores
 
 
-def int_option(options: dict[str, Any], key: str, default: int | None, *, minimum: int = 1,
-               where: str) -> int | None:
+def int_option(
+    options: dict[str, Any], key: str, default: int | None, *, minimum: int = 1, where: str
+) -> int | None:
     """An integer backend option, or a JudgeError saying which and why."""
     value = options.get(key, default)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise JudgeError(f"option {key!r} must be an integer ≥ {minimum}, got {value!r}", where=where)
+        raise JudgeError(
+            f"option {key!r} must be an integer ≥ {minimum}, got {value!r}", where=where
+        )
     return value

@@ -38,11 +38,11 @@ from vdbench.micro.model import (
     count_parameters,
     pinned_threads,
     pretrain,
-    render_chat_ids,
+    render_training_sequences,
 )
 from vdbench.micro.tokenizer import save_micro_tokenizer, train_micro_tokenizer
 
-BUILD_VERSION = "micro-build-1"
+BUILD_VERSION = "micro-build-2"
 
 # Dataset name (as the CLI and the issue call them) -> file under data/.
 DATASET_FILES: dict[str, str] = {
@@ -69,10 +69,14 @@ class MicroWorldConfig:
     model: MicroModelConfig = field(default_factory=MicroModelConfig)
     batch_size: int = 32
     learning_rate: float = 3e-3
+    prompt_loss: bool = False  # pre-training loss on answers only (the model reads prompts)
 
     def pretrain_config(self) -> PretrainConfig:
         return PretrainConfig(
-            steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate
+            steps=self.steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            prompt_loss=self.prompt_loss,
         )
 
     def config_hash(self, seed: int) -> str:
@@ -95,6 +99,7 @@ class MicroWorld:
     seed: int
     config_hash: str
     manifest: dict
+    from_cache: bool = False  # True when an existing build was returned unchanged
 
     @property
     def base(self) -> Path:
@@ -220,7 +225,9 @@ def _load_cached(out_dir: Path, seed: int, config_hash: str) -> MicroWorld | Non
         path = out_dir / rel
         if not path.is_file() or _digest(path) != digest:
             return None
-    return MicroWorld(root=out_dir, seed=seed, config_hash=config_hash, manifest=manifest)
+    return MicroWorld(
+        root=out_dir, seed=seed, config_hash=config_hash, manifest=manifest, from_cache=True
+    )
 
 
 def build_micro_world(
@@ -277,10 +284,7 @@ def build_micro_world(
     with pinned_threads(num_threads):
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config.model.to_llama_config(tokenizer))
-        sequences = [
-            render_chat_ids(tokenizer, r["messages"], add_generation_prompt=False)
-            for r in pretrain_rows
-        ]
+        sequences = render_training_sequences(tokenizer, [r["messages"] for r in pretrain_rows])
         result = pretrain(
             model, sequences, tokenizer.pad_token_id, config.pretrain_config(), seed=seed
         )

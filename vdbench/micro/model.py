@@ -1,8 +1,10 @@
 """The micro causal LM: a tiny Llama, its pre-training loop and a batched sampler.
 
-Pre-training is a plain torch loop over chat-rendered rows (loss on every real token,
-prompt included: this is pre-training, not SFT), AdamW with linear warm-up and cosine
-decay. CPU-only by design; callers pin torch threads (see `pinned_threads`).
+Pre-training is a plain torch loop over chat-rendered rows, AdamW with linear warm-up
+and cosine decay. By default the loss covers answer tokens only: with two layers the
+model has no capacity to spare on modelling the prompts, and answer-only loss clearly
+reduced off-topic answers to unseen questions. CPU-only by design; callers pin torch
+threads (see `pinned_threads`).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class PretrainConfig:
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     log_every: int = 20
+    prompt_loss: bool = True  # False: loss on the answer tokens only
 
 
 @dataclass
@@ -91,14 +94,21 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def render_chat_ids(
-    tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict], add_generation_prompt: bool
-) -> list[int]:
-    """Token ids of `messages` rendered by the tokenizer's chat template (no extra BOS)."""
-    text = tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
-    )
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+def render_training_sequences(
+    tokenizer: PreTrainedTokenizerBase, conversations: Sequence[Sequence[dict]]
+) -> list[tuple[list[int], int]]:
+    """(token ids, index where the last assistant turn starts) per user/assistant pair.
+
+    The input format `pretrain` takes; tokenises in one batch.
+    """
+    full = [tokenizer.apply_chat_template(list(c), tokenize=False) for c in conversations]
+    prompts = [
+        tokenizer.apply_chat_template(list(c[:-1]), tokenize=False, add_generation_prompt=True)
+        for c in conversations
+    ]
+    full_ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    return [(ids, len(prefix)) for ids, prefix in zip(full_ids, prompt_ids, strict=True)]
 
 
 def _lr_factor(step: int, config: PretrainConfig) -> float:
@@ -112,13 +122,15 @@ def _lr_factor(step: int, config: PretrainConfig) -> float:
 
 def pretrain(
     model: LlamaForCausalLM,
-    sequences: Sequence[list[int]],
+    sequences: Sequence[tuple[list[int], int]],
     pad_token_id: int,
     config: PretrainConfig,
     seed: int,
 ) -> PretrainResult:
-    """Train `model` in place on token-id `sequences` (full-sequence next-token loss).
+    """Train `model` in place on `sequences` of (token ids, index where the answer starts).
 
+    Next-token loss on every real token, or on answer tokens only when
+    `config.prompt_loss` is False.
     Batches are drawn from a seeded shuffle, epoch after epoch, so a seed fixes the run.
     """
     generator = torch.Generator().manual_seed(seed)
@@ -149,13 +161,15 @@ def pretrain(
     batch_iter = batches()
     for step in range(config.steps):
         rows = [sequences[i] for i in next(batch_iter)]
-        width = max(len(r) for r in rows)
+        width = max(len(ids) for ids, _ in rows)
         input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = torch.tensor(row)
-            attention[i, : len(row)] = 1
-        labels = input_ids.masked_fill(attention == 0, -100)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        for i, (ids, answer_start) in enumerate(rows):
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            attention[i, : len(ids)] = 1
+            first = 0 if config.prompt_loss else answer_start
+            labels[i, first : len(ids)] = input_ids[i, first : len(ids)]
         loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

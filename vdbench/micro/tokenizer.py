@@ -95,15 +95,27 @@ def train_micro_tokenizer(
 
 
 def save_micro_tokenizer(tokenizer: PreTrainedTokenizerFast, out_dir: Path) -> None:
-    """save_pretrained plus `tokenizer.model` (SentencePiece) for GGUF conversion."""
+    """save_pretrained plus `tokenizer.model` (SentencePiece) for GGUF conversion.
+
+    `add_bos_token`/`add_eos_token` are written to say what the tokenizer really does
+    (false for the micro tokenizer; true if a caller added a BOS post-processor):
+    llama.cpp reads them, and would otherwise add a BOS to SentencePiece-style models.
+    """
+    out_dir = Path(out_dir)
     tokenizer.save_pretrained(out_dir)
-    (Path(out_dir) / "tokenizer.model").write_bytes(sentencepiece_model_bytes(tokenizer))
+    probe = tokenizer("a", add_special_tokens=True)["input_ids"]
+    config_path = out_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["add_bos_token"] = probe[:1] == [tokenizer.bos_token_id]
+    config["add_eos_token"] = probe[-1:] == [tokenizer.eos_token_id]
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "tokenizer.model").write_bytes(sentencepiece_model_bytes(tokenizer))
 
 
 # --- SentencePiece model ----------------------------------------------------------------
 # A ModelProto written by hand (no protobuf dependency): only the fields SentencePiece and
 # llama.cpp's converter read. Field numbers follow sentencepiece_model.proto.
-_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _BYTE = 1, 2, 3, 4, 6
+_NORMAL, _UNKNOWN, _CONTROL, _BYTE = 1, 2, 3, 6
 
 
 def _varint(value: int) -> bytes:
@@ -143,13 +155,20 @@ def sentencepiece_model_bytes(tokenizer: PreTrainedTokenizerFast) -> bytes:
     merges = [m.replace(" ", "", 1) if isinstance(m, str) else "".join(m) for m in model["merges"]]
     merge_rank = {piece: rank for rank, piece in enumerate(merges)}
     n_merges = len(merges)
-    special_types = {UNK: _UNKNOWN, BOS: _CONTROL, EOS: _CONTROL, PAD: _CONTROL}
+    # The chat tags are CONTROL, like in transformers (special, skipped when decoding);
+    # llama.cpp then matches them in text only when asked to parse special tokens.
+    special_types = {
+        UNK: _UNKNOWN,
+        BOS: _CONTROL,
+        EOS: _CONTROL,
+        PAD: _CONTROL,
+        USER_TAG: _CONTROL,
+        ASSISTANT_TAG: _CONTROL,
+    }
     pieces = b""
     for piece, index in sorted(vocab.items(), key=lambda kv: kv[1]):
         if piece in special_types:
             kind, score = special_types[piece], 0.0
-        elif piece in (USER_TAG, ASSISTANT_TAG):
-            kind, score = _USER_DEFINED, 0.0
         elif piece in BYTE_TOKENS:
             kind, score = _BYTE, 0.0
         elif piece in merge_rank:

@@ -30,7 +30,6 @@ from vdbench.runs import RunSpec, SampleRecord, done_steps, register_run, write_
 from vdbench.store import Store
 from vdbench.training import distributed
 from vdbench.training.config import DriftConfig
-from vdbench.training.judging import InlineJudge
 from vdbench.training.generation import (
     Generation,
     GenerationSettings,
@@ -38,6 +37,7 @@ from vdbench.training.generation import (
     sample_prompts,
     step_seed,
 )
+from vdbench.training.judging import InlineJudge
 from vdbench.training.schedule import checkpoint_schedule
 
 log = logging.getLogger(__name__)
@@ -149,13 +149,14 @@ class DriftCallback(TrainerCallback):
 
     def _generate(self, step: int, model, tokenizer, args) -> list[Generation]:
         cfg = self.config
+        seed = step_seed(cfg.seed, self.run.run_id, step)
         settings = GenerationSettings(
             samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature,
             top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-            seed=cfg.seed,
+            seed=seed + distributed.rank(),
         )
         device = getattr(args, "device", None) if args is not None else None
-        with forked_rng(step_seed(cfg.seed, self.run.run_id, step)):
+        with forked_rng(seed):
             return sample_prompts(
                 model, tokenizer, [p.text for p in self.eval_set.prompts], settings,
                 rank=distributed.rank(), world_size=distributed.world_size(),

@@ -48,7 +48,7 @@ def broadcast_object(obj: T) -> T:
     dist = _dist()
     if dist is None:
         return obj
-    box = [obj if dist.get_rank() == 0 else None]
+    box: list[Any] = [obj if dist.get_rank() == 0 else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 

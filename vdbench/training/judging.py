@@ -18,6 +18,10 @@ class InlineJudge:
         self._spec = judge
         self._judge = None if isinstance(judge, str) else judge
 
+    def load(self):
+        """The judge, built now if needed (so a judge that cannot work fails early)."""
+        return self.judge
+
     @property
     def judge(self):
         if self._judge is None:

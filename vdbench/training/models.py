@@ -158,7 +158,7 @@ def load_causal_lm(path: str | Path, *, trust_remote_code: bool = False, dtype: 
         local_files_only=True,
     )
     if device is not None:
-        model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]  # transformers' stub wants a model here
     return model
 
 

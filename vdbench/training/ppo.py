@@ -37,7 +37,7 @@ RewardFn = Callable[[list[list[int]], list[list[int]]], Sequence[float]]
 class PolicyWithValue(nn.Module):
     """A causal LM plus a scalar value head on its last hidden state."""
 
-    def __init__(self, policy: nn.Module):
+    def __init__(self, policy: Any):
         super().__init__()
         self.policy = policy
         hidden = policy.config.get_text_config().hidden_size
@@ -179,6 +179,7 @@ class PPOTrainer:
         stats.update(
             reward=self._mean(batch["scores"]),
             kl=self._mean(seq_kl),
+            kl_k3=self._mean(ppo_core.sequence_kl_k3(batch["logprobs"], batch["ref_logprobs"], mask)),
             non_score_reward=self._mean((-cfg.kl_coef * kl).sum(1)),
             response_length=self._mean(mask.sum(1).float()),
             ended=self._mean(batch["ended"].float()),
@@ -187,10 +188,10 @@ class PPOTrainer:
 
     @torch.no_grad()
     def reference_kl(self, n_prompts: int | None = None) -> float:
-        """KL(π‖π_ref) per response, estimated on fresh rollouts of the current policy."""
+        """KL(π‖π_ref) per response (nats, k3 estimator), on fresh rollouts of the policy."""
         order = list(range(len(self.prompt_ids)))[: n_prompts or len(self.prompt_ids)]
         batch = self._rollout(order, score=False)
-        return self._mean(ppo_core.sequence_kl(batch["logprobs"], batch["ref_logprobs"], batch["mask"]))
+        return self._mean(ppo_core.sequence_kl_k3(batch["logprobs"], batch["ref_logprobs"], batch["mask"]))
 
     def save(self, output_dir: str | Path) -> None:
         """The policy (save_pretrained + tokenizer), its value head and the step history."""

@@ -70,6 +70,7 @@ class PreparedTraining:
     schedule: list[int]
     eval_set: EvalSet
     run: RunSpec
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_output_dir(path: Path) -> Path:
@@ -130,6 +131,11 @@ def prepare_training(req: TrainRequest) -> PreparedTraining:
             f" (parent {parent_run!r} has no recorded checkpoint path)" if parent_run else ""))
     model_dir = Path(model_dir).expanduser().resolve()
     check_model_dir(model_dir, trust_remote_code=req.trust_remote_code)
+    warnings: list[str] = []
+    if parent_path and Path(parent_path).expanduser().resolve() != model_dir:
+        warnings.append(f"--model {model_dir} is not the parent checkpoint's recorded model "
+                        f"({parent_path}); the lineage will say this run continues "
+                        f"{parent_run}:{parent_step}")
     if req.reward_model is not None:
         check_model_dir(req.reward_model, trust_remote_code=req.trust_remote_code)
 
@@ -154,7 +160,8 @@ def prepare_training(req: TrainRequest) -> PreparedTraining:
         model=str(model_dir), parent_run=parent_run, parent_step=parent_step,
         eval_set=eval_set.name, hparams=hparams, seed=getattr(hp, "seed", None),
     )
-    return PreparedTraining(req, data, Path(model_dir), output_dir, total, schedule, eval_set, run)
+    return PreparedTraining(req, data, Path(model_dir), output_dir, total, schedule, eval_set, run,
+                            warnings)
 
 
 def _hparams_dict(hp: Any) -> dict[str, Any]:
@@ -218,6 +225,7 @@ def run_training(prep: PreparedTraining) -> dict[str, Any]:
         "seconds": round(seconds, 2), "sampling_seconds": round(callback.seconds, 2),
         "sampling_share": round(callback.seconds / seconds, 4) if seconds else 0.0,
         "judge": req.judge, "metrics": metrics, "hparams": prep.run.hparams,
+        "warnings": prep.warnings,
     }
     return summary
 
@@ -228,7 +236,7 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, An
     from vdbench.training.data import to_dataset
 
     req = prep.request
-    hp = replace(req.hparams, max_steps=prep.total_steps)  # the schedule's length, exactly
+    hp: Any = replace(req.hparams, max_steps=prep.total_steps)  # the schedule's length, exactly
     dataset = to_dataset(prep.data)
     callbacks = [callback] + ([] if req.quiet else [StderrLogCallback()])
     if req.algorithm == "sft":
@@ -277,8 +285,9 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callback) -> dict[str, A
     last = history[-1] if history else {}
     return {"reward_model": rm_stats, "steps": len(history),
             "first_reward": history[0]["reward"] if history else None,
-            "last_reward": last.get("reward"), "last_kl": last.get("kl"),
-            "mean_kl": sum(h["kl"] for h in history) / len(history) if history else None}
+            "last_reward": last.get("reward"), "last_kl": last.get("kl_k3"),
+            "mean_kl": sum(h["kl_k3"] for h in history) / len(history) if history else None,
+            "reference_kl": trainer.reference_kl()}
 
 
 class StderrLogCallback(TrainerCallback):

@@ -81,7 +81,7 @@ def default_user() -> str:
 class VdbenchApp(App[None]):
     """`vdbench tui --db DB`."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "vdbench"
     BINDINGS = [
         *(Binding(str(i), f"go('{name}')", title, show=False) for i, (name, title, _) in
@@ -94,7 +94,8 @@ class VdbenchApp(App[None]):
 
     def __init__(self, db: str | os.PathLike[str], *, poll_s: float | None = 2.0,
                  n_boot: int = 1000, confidence: float = 0.95, seed: int = 0,
-                 user: str | None = None, cursor_blink: bool = True, prefetch: bool = True) -> None:
+                 user: str | None = None, cursor_blink: bool = True, prefetch: bool = True,
+                 ci_delay_s: float = 0.12) -> None:
         super().__init__()
         self.db = Path(db)
         self.poll_s = poll_s
@@ -102,6 +103,8 @@ class VdbenchApp(App[None]):
         self.user = user or default_user()
         self.cursor_blink = cursor_blink
         self.prefetch = prefetch  # compute neighbouring checkpoints ahead of a scrub
+        # Seconds of no scrubbing before bootstrap CIs and the prefetch start (tests: 0).
+        self.ci_delay_s = ci_delay_s
         self.overview: Overview | None = None
         self.problem: Problem | None = None
         self.selected_run: str | None = None
@@ -110,6 +113,7 @@ class VdbenchApp(App[None]):
         self._signature: tuple | None = None
         self._busy = False
         self._retry_active = False
+        self._ready = False  # the tabs are mounted and painted once
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
 
@@ -142,10 +146,16 @@ class VdbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self._status("opening store…")
-        self.load_overview()
+        # After the first paint: the worker's imports (pandas, DuckDB) would otherwise hold
+        # the GIL while the first frame is drawn.
+        self.call_after_refresh(self._first_frame)
         if self.poll_s:
             self.set_interval(self.poll_s, self.poll)
-        self.call_after_refresh(self.active_view.focus_main)
+
+    def _first_frame(self) -> None:
+        self._ready = True
+        self.load_overview()
+        self.active_view.focus_main()
 
     # -- workers ----------------------------------------------------------------------------
 
@@ -251,6 +261,7 @@ class VdbenchApp(App[None]):
         if self.overview is not None or self.problem is None:
             view.activate()
         view.focus_main()
+        self.call_after_refresh(view.focus_main)  # again once the pane is displayed
 
     def note_busy(self) -> None:
         """A view's query met a locked store: say so quietly and retry on the next tick."""
@@ -297,12 +308,16 @@ class VdbenchApp(App[None]):
         self._status()
 
     def action_go(self, name: str) -> None:
+        if not self._ready:  # a key pressed before the tabs exist would be lost
+            self.call_after_refresh(partial(self.action_go, name))
+            return
         tabs = self.query_one(TabbedContent)
         if tabs.active != name:
             tabs.active = name  # TabActivated activates and focuses the view
         else:
             self.active_view.activate()
             self.active_view.focus_main()
+            self.call_after_refresh(self.active_view.focus_main)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -215,6 +215,22 @@ class RunSeries:
     checkpoints: list[Checkpoint]
     health: pd.DataFrame  # per step: n_samples, empty, truncated, repetitive, degenerate, unhealthy
     problem: Problem | None = None
+    # Point values v_t(T) of every (topic, step), without CIs: a scrub shows these at once.
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+POINT_VALUES_SQL = """
+    WITH per_prompt AS (
+        SELECT topic, step, prompt_id, avg(p_support) AS s, avg(p_neutral) AS n,
+               avg(p_oppose) AS o, count(*) AS k
+        FROM judgments WHERE run_id = ? AND judge_id = ?
+        GROUP BY topic, step, prompt_id
+    )
+    SELECT topic, step, avg(s) AS v_support, avg(n) AS v_neutral, avg(o) AS v_oppose,
+           count(*) AS n_prompts, sum(k) AS n_samples FROM per_prompt GROUP BY topic, step
+    UNION ALL
+    SELECT ? AS topic, step, avg(s), avg(n), avg(o), count(*), sum(k) FROM per_prompt GROUP BY step
+"""
 
 
 def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSeries:
@@ -230,17 +246,19 @@ def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSerie
         else:
             problem = None
         counts: dict[int, int] = {}
+        values = pd.DataFrame()
         if judge_id is not None:
-            counts = dict(con.execute(
-                "SELECT step, count(*) FROM judgments WHERE run_id = ? AND judge_id = ? GROUP BY step",
-                [run_id, judge_id]).fetchall())
+            # Same definition as topic_values (mean over prompts of per-prompt sample means).
+            values = con.execute(POINT_VALUES_SQL, [run_id, judge_id, ALL_TOPICS]).df()
+            counts = {int(step): int(n) for step, n in
+                      values[values["topic"] == ALL_TOPICS][["step", "n_samples"]].itertuples(index=False)}
     points = [Checkpoint(int(r.step), int(r.total_steps), float(r.fraction), int(counts.get(int(r.step), 0)))
               for r in ckpts.itertuples(index=False)]
     if not points and problem is None:
         problem = Problem(f"run {run_id} has no checkpoints yet",
                           "no checkpoint has been sampled for this run",
                           "they appear here as a training or sampling run writes them")
-    return RunSeries(run_id, judge_id, points, health, problem)
+    return RunSeries(run_id, judge_id, points, health, problem, values)
 
 
 def pool_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
@@ -337,21 +355,44 @@ class StanceSnapshot:
     n_checkpoints: int
     values: pd.DataFrame  # one row per topic (ALL_TOPICS first)
     health: dict[str, float] | None
+    has_ci: bool = True
 
 
-def stance_snapshot(ts: TuiStore, cache: ValueCache, series: RunSeries, index: int) -> StanceSnapshot:
-    """Per-topic stance values with CIs and output health at the run's index-th checkpoint."""
+def quick_values(series: RunSeries, step: int) -> pd.DataFrame:
+    """v_t(T) at one checkpoint from the run's point values, without CIs (NaN bounds).
+
+    What a scrub shows first, with no query: the bootstrap CIs follow from a worker.
+    """
+    points = series.points
+    values = points[points["step"] == step].copy() if not points.empty else pd.DataFrame()
+    for s in STANCES:
+        values[f"{s}_lo"] = float("nan")
+        values[f"{s}_hi"] = float("nan")
+    return values
+
+
+def stance_snapshot(ts: TuiStore | None, cache: ValueCache, series: RunSeries, index: int,
+                    quick: bool = False) -> StanceSnapshot:
+    """Per-topic stance values with CIs and output health at the run's index-th checkpoint.
+
+    quick=True: from memory only — the cached CIs if there are any, else point values
+    without CIs (see quick_values); ts may then be None.
+    """
     ckpt = series.checkpoints[index]
+    quick = quick and not cache.cached(series, ckpt.step)
     if ckpt.n_judged == 0:
         values = pd.DataFrame()
-    else:
-        values = cache.values(ts, series, [ckpt.step])
+    elif quick:
+        values = quick_values(series, ckpt.step)
+    else:  # computed here, or (quick) read from the cache without touching the store
+        values = cache.values(ts, series, [ckpt.step])  # type: ignore[arg-type]
+    if not values.empty:
         order = [ALL_TOPICS, *sorted(t for t in values["topic"].unique() if t != ALL_TOPICS)]
         values = values.set_index("topic").loc[order].reset_index()
     health = series.health[series.health["step"] == ckpt.step]
     health_row = health.iloc[0].to_dict() if len(health) else None
     return StanceSnapshot(series.run_id, series.judge_id or "", ckpt, index, len(series.checkpoints),
-                          values, health_row)
+                          values, health_row, has_ci=not quick)
 
 
 @dataclass

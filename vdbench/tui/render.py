@@ -58,7 +58,7 @@ def pct_ci(value: float, lo: float, hi: float) -> str:
     """`45±4`: the value in percent and the CI's larger half-width (percentile CIs are asymmetric)."""
     half = max(value - lo, hi - value)
     if math.isnan(half):
-        return f"{value * 100:3.0f}   "
+        return f"{value * 100:3.0f}±… "
     return f"{value * 100:3.0f}±{min(half * 100, 99):<2.0f}"
 
 

@@ -3,6 +3,7 @@ scrubbed with ←/→ or the slider; output health of the same checkpoint beside
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -18,6 +19,7 @@ from vdbench.tui.widgets import CheckpointSlider, Notice, ScrubTable
 
 if TYPE_CHECKING:
     import pandas as pd
+    from textual.timer import Timer
 
     from vdbench.tui.data import RunSeries, StanceSnapshot
 
@@ -51,6 +53,11 @@ class StancesView(View):
         self.snapshot: StanceSnapshot | None = None
         self.index = 0
         self._follow = True  # at the last checkpoint: follow new ones as they arrive
+        self._direction = -1  # of the last scrub: that neighbour is prefetched first
+        self._ci_timer: Timer | None = None
+        self._prefetch_timer: Timer | None = None
+        # (step, has_ci, perf_counter) of the last snapshot painted; read by the benchmark.
+        self.painted: tuple[int, bool, float] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="stance-head", classes="head")
@@ -99,6 +106,7 @@ class StancesView(View):
 
     @work(thread=True, exclusive=True, group="stances-snapshot")
     def load_snapshot(self, series: RunSeries, index: int, token: int) -> None:
+        """The checkpoint's values with bootstrap CIs (query + bootstrap, or the cache)."""
         from vdbench.tui.data import stance_snapshot
 
         self.deliver("snapshot", token, lambda b: stance_snapshot(b.ts, b.cache, series, index))
@@ -147,8 +155,25 @@ class StancesView(View):
         self._request_snapshot()
 
     def _request_snapshot(self) -> None:
-        if self.series is not None and self.series.checkpoints:
-            self.load_snapshot(self.series, self.index, self.request("snapshot"))
+        """Show what memory holds at once (cached CIs, else point values), then ask for CIs."""
+        from vdbench.tui.data import stance_snapshot
+
+        series = self.series
+        if series is None or not series.checkpoints:
+            return
+        token = self.request("snapshot")
+        quick = stance_snapshot(None, self.vapp.backend().cache, series, self.index, quick=True)
+        if quick.values.empty and series.checkpoints[self.index].n_judged:
+            quick = None  # point values not loaded: wait for the worker
+        if quick is not None:
+            self.show_snapshot(quick)
+        if quick is None:
+            self.load_snapshot(series, self.index, token)
+        elif not quick.has_ci:
+            # The bootstrap waits until scrubbing pauses: holding ← does not queue a
+            # computation per checkpoint, and the key presses are not slowed by one.
+            self._ci_timer = self._later(self._ci_timer,
+                                         partial(self.load_snapshot, series, self.index, token))
 
     def _show_position(self) -> None:
         if self.series is None or not self.series.checkpoints:
@@ -195,10 +220,26 @@ class StancesView(View):
             table.add_row(name, stacked_bar(values, width), *cells, key=r["topic"])
         table.move_cursor(row=min(keep or 0, table.row_count - 1))
         self._detail()
-        if self.vapp.prefetch and series is not None:
+        self.call_after_refresh(self._mark_painted, snap)
+        if snap.has_ci and self.vapp.prefetch and series is not None:
             n = len(series.checkpoints)
-            near = [series.checkpoints[i].step for i in (snap.index - 1, snap.index + 1) if 0 <= i < n]
-            self.prefetch(series, near)
+            order = (snap.index + self._direction, snap.index - self._direction)
+            near = [series.checkpoints[i].step for i in order if 0 <= i < n]
+            self._prefetch_timer = self._later(self._prefetch_timer, partial(self.prefetch, series, near))
+
+    def _later(self, timer: Timer | None, callback) -> Timer | None:
+        """Run callback after ci_delay_s of quiet, replacing a pending one (None: at once)."""
+        if timer is not None:
+            timer.stop()
+        if self.vapp.ci_delay_s <= 0:
+            callback()
+            return None
+        return self.set_timer(self.vapp.ci_delay_s, callback)
+
+    def _mark_painted(self, snap: StanceSnapshot) -> None:
+        import time
+
+        self.painted = (snap.checkpoint.step, snap.has_ci, time.perf_counter())
 
     @on(DataTable.RowHighlighted, "#stance-table")
     def _detail(self) -> None:
@@ -211,7 +252,8 @@ class StancesView(View):
         r = snap.values.iloc[min(table.cursor_row, len(snap.values) - 1)]
         text = Text(f"{r['topic']}: ", style="bold")
         for s in STANCES:
-            text.append(f"{s[0].upper()} {r[f'v_{s}']:.3f} [{r[f'{s}_lo']:.3f}–{r[f'{s}_hi']:.3f}]  ")
+            ci = (f"[{r[f'{s}_lo']:.3f}–{r[f'{s}_hi']:.3f}]" if snap.has_ci else "[CI …]")
+            text.append(f"{s[0].upper()} {r[f'v_{s}']:.3f} {ci}  ")
         text.append(f"{int(r['n_prompts'])} prompts, {int(r['n_samples'])} samples", style="dim")
         detail.update(text)
 
@@ -223,6 +265,8 @@ class StancesView(View):
         n = len(self.series.checkpoints)
         index = max(0, min(n - 1, index))
         self._follow = index == n - 1
+        if index != self.index:
+            self._direction = 1 if index > self.index else -1
         if index == self.index and self.snapshot is not None and self.snapshot.index == index:
             return
         self.index = index
