@@ -207,6 +207,17 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{summary['output_dir']}", markup=False)
     out.print(f"stored {summary['samples_stored']} samples at steps {summary['checkpoints_stored']} "
               f"(sampling took {100 * summary['sampling_share']:.0f}% of the time)", markup=False)
+    m = summary["metrics"]
+    if m.get("first_loss") is not None:
+        out.print(f"training loss {m['first_loss']:.4g} → {m['last_loss']:.4g}", markup=False)
+    if m.get("reference_kl") is not None:
+        rm = m["reward_model"]
+        by = rm.get("mean_reward_by_stance")
+        if by:
+            out.print("reward model, mean reward by stance: "
+                      + ", ".join(f"{k} {v:+.3f}" for k, v in by.items()), markup=False)
+        out.print(f"reward {m['first_reward']:+.4f} → {m['last_reward']:+.4f}; KL to the reference "
+                  f"{m['reference_kl']:.4f} nats per response after training", markup=False)
     if summary["skipped_steps"]:
         out.print(f"steps already stored (skipped): {summary['skipped_steps']}", markup=False)
     if not summary["judge"]:
