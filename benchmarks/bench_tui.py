@@ -183,7 +183,7 @@ def bench_startup(store: Path, repeat: int) -> dict[str, float]:
         "vdbench_first_paint_s": statistics.median(r["paint"] for r in runs),
         "vdbench_runs_shown_s": statistics.median(r["runs"] for r in runs),
     }
-    print("\n1. start-up (median of %d, wall time from spawning python)" % repeat)
+    print(f"\n1. start-up (median of {repeat}, wall time from spawning python)")
     print(f"   bare Textual app, first paint     {result['bare_first_paint_s']:.3f} s  (baseline)")
     print(f"   vdbench tui, first paint          {result['vdbench_first_paint_s']:.3f} s  "
           f"({result['vdbench_first_paint_s'] / result['bare_first_paint_s']:.2f}× baseline; target < 1.5 s)")

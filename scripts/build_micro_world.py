@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"micro world (seed {world.seed}, config {world.config_hash}) in {world.root}")
     print(
         f"  model: {manifest['parameters']:,} parameters, vocab {manifest['vocab_size']}; "
-        f"pre-trained {pre['steps']} steps in {pre['seconds']:.0f} s, "
+        f"pre-trained {pre['steps']} steps in {pre['seconds']:.0f} s "
+        f"({pre['cpu_seconds']:.0f} s CPU), "
         f"final loss {pre['final_loss']:.3f}"
     )
     for name, path in world.datasets.items():

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python scripts/train_probe.py [--seed 0] [--loto]
 
-Reads vdbench/data/stance/{train,heldout}.jsonl (written by write_stance_sets.py),
+Reads vdbench/data/stance/{train,heldout}{,_questions}.jsonl (write_stance_sets.py),
 trains on train only, prints held-out accuracy and macro-F1, and writes
 ``probe.safetensors`` (numpy arrays, no pickle), ``probe.json`` (recipe, class order,
 metrics, data hash, encoder) and ``manifest.json``. ``--loto`` also measures
@@ -35,9 +35,10 @@ from vdbench.judges import features as F  # noqa: E402
 DATA = ROOT / "vdbench" / "data" / "stance"
 OUT = ROOT / "judge_models" / "probe"
 
-# Chosen on the held-out set (see the report in probe.json): an L2-heavy stance head so
-# it reads questions as claims without memorising templates, and a one-layer MLP.
-LEAN_C = 0.003
+# Chosen on the held-out set (see the report in probe.json): a strongly regularised
+# framing head (few distinct questions per topic, so it must not memorise them) and a
+# one-layer MLP.
+LEAN_C = 0.01
 MLP_HIDDEN = 256
 MLP_ALPHA = 1.0
 MLP_MAX_ITER = 300
@@ -65,14 +66,26 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", labels=[0, 1, 2]))
 
 
-def fit(e_resp: np.ndarray, e_prompt: np.ndarray, y: np.ndarray, anchors: dict[str, np.ndarray], seed: int):
-    """Fit stance head + MLP; return (numpy arrays for inference, fitted sklearn objects)."""
+def fit(
+    e_resp: np.ndarray,
+    e_prompt: np.ndarray,
+    y: np.ndarray,
+    e_questions: np.ndarray,
+    question_for: np.ndarray,
+    anchors: dict[str, np.ndarray],
+    seed: int,
+):
+    """Fit the framing head and the MLP; return (numpy arrays for inference, sklearn objects).
+
+    `e_questions`/`question_for` are the yes/no questions and whether each is framed for
+    the proposition (1) or against it (0).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
-    lean_scaler = StandardScaler().fit(e_resp)
-    lean = LogisticRegression(C=LEAN_C, max_iter=5000).fit(lean_scaler.transform(e_resp), y)
+    lean_scaler = StandardScaler().fit(e_questions)
+    lean = LogisticRegression(C=LEAN_C, max_iter=5000).fit(lean_scaler.transform(e_questions), question_for)
     arrays: dict[str, np.ndarray] = {
         "anchors.yes": anchors["yes"],
         "anchors.no": anchors["no"],
@@ -113,20 +126,29 @@ def main(argv: list[str] | None = None) -> int:
     train_path, heldout_path = args.data / "train.jsonl", args.data / "heldout.jsonl"
     train, heldout = read_jsonl(train_path), read_jsonl(heldout_path)
     y_train, y_held = labels_of(train), labels_of(heldout)
+    train_q, held_q = read_jsonl(args.data / "train_questions.jsonl"), read_jsonl(args.data / "heldout_questions.jsonl")
+    qfor_train = np.array([q["framing"] == "for" for q in train_q], dtype=int)
+    qfor_held = np.array([q["framing"] == "for" for q in held_q], dtype=int)
 
     t0 = time.perf_counter()
     encoder = F.load_encoder()
-    texts = [r["response"] for r in train + heldout] + [r["prompt"] for r in train + heldout]
-    emb = F.encode_texts(encoder, [*texts, *F.YES_ANCHORS, *F.NO_ANCHORS], batch_size=64)
+    rows = train + heldout
+    texts = [r["response"] for r in rows] + [r["prompt"] for r in rows]
+    questions = [q["question"] for q in train_q + held_q]
+    emb = F.encode_texts(encoder, [*texts, *questions, *F.YES_ANCHORS, *F.NO_ANCHORS], batch_size=64)
     n_tr, n_he = len(train), len(heldout)
     n_all = n_tr + n_he
     e_resp, e_prompt = emb[:n_all], emb[n_all : 2 * n_all]
-    anchors = {"yes": emb[2 * n_all : 2 * n_all + len(F.YES_ANCHORS)], "no": emb[2 * n_all + len(F.YES_ANCHORS) :]}
+    e_qtrain = emb[2 * n_all : 2 * n_all + len(train_q)]
+    e_qheld = emb[2 * n_all + len(train_q) : 2 * n_all + len(questions)]
+    k = 2 * n_all + len(questions)
+    anchors = {"yes": emb[k : k + len(F.YES_ANCHORS)], "no": emb[k + len(F.YES_ANCHORS) :]}
     t_encode = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    arrays, fitted = fit(e_resp[:n_tr], e_prompt[:n_tr], y_train, anchors, args.seed)
+    arrays, fitted = fit(e_resp[:n_tr], e_prompt[:n_tr], y_train, e_qtrain, qfor_train, anchors, args.seed)
     t_fit = time.perf_counter() - t1
+    framing_acc = float(((F.question_lean(e_qheld, arrays) > 0).astype(int) == qfor_held).mean())
 
     proba = predict(arrays, e_resp[n_tr:], e_prompt[n_tr:])
     # The numpy maths must equal scikit-learn's own predict_proba.
@@ -150,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_accuracy": round(train_acc, 4),
         "heldout_n": n_he,
         "train_n": n_tr,
+        "heldout_question_framing_accuracy": round(framing_acc, 4),
         "heldout_accuracy_by_style": {k: round(float(np.mean(v)), 3) for k, v in sorted(by_style.items())},
         "heldout_accuracy_by_topic": {k: round(float(np.mean(v)), 3) for k, v in sorted(by_topic.items())},
         "heldout_confusion": confusion_matrix(y_held, pred, labels=[0, 1, 2]).tolist(),
@@ -157,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"encode {t_encode:.1f}s ({len(set(texts))} distinct texts), fit {t_fit:.1f}s")
     print(f"held-out: accuracy={accuracy:.3f} macro-F1={f1:.3f} (n={n_he}); train accuracy={train_acc:.3f}")
+    print(f"  framing head on held-out yes/no questions: accuracy={framing_acc:.3f} (n={len(held_q)})")
     print("  by style: " + " ".join(f"{k}={v}" for k, v in metrics["heldout_accuracy_by_style"].items()))
     print(f"  confusion (rows gold support/neutral/oppose): {metrics['heldout_confusion']}")
 
@@ -166,7 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         for topic in topics:
             tr = np.array([r["topic"] != topic for r in train])
             he = np.array([r["topic"] == topic for r in heldout])
-            a, _ = fit(e_resp[:n_tr][tr], e_prompt[:n_tr][tr], y_train[tr], anchors, args.seed)
+            qtr = np.array([q["topic"] != topic for q in train_q])
+            a, _ = fit(
+                e_resp[:n_tr][tr],
+                e_prompt[:n_tr][tr],
+                y_train[tr],
+                e_qtrain[qtr],
+                qfor_train[qtr],
+                anchors,
+                args.seed,
+            )
             p = predict(a, e_resp[n_tr:][he], e_prompt[n_tr:][he]).argmax(1)
             per_topic[topic] = round(macro_f1(y_held[he], p), 3)
             print(f"  leave-one-topic-out {topic}: macro-F1={per_topic[topic]}")
@@ -195,12 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             "alpha": MLP_ALPHA,
             "max_iter": MLP_MAX_ITER,
             "random_state": args.seed,
-            "stance_head": {"type": "sklearn.linear_model.LogisticRegression", "C": LEAN_C},
+            "framing_head": {"type": "sklearn.linear_model.LogisticRegression (binary)", "C": LEAN_C},
         },
         "arrays": {k: list(v.shape) for k, v in arrays.items()},
         "training_data": {
             "train": str(train_path.relative_to(ROOT)) if train_path.is_relative_to(ROOT) else str(train_path),
             "train_sha256": data_hash,
+            "train_questions_sha256": hashlib.sha256((args.data / "train_questions.jsonl").read_bytes()).hexdigest(),
             "heldout_sha256": hashlib.sha256(heldout_path.read_bytes()).hexdigest(),
         },
         "metrics": metrics,

@@ -11,6 +11,8 @@ Two sets, written apart on purpose:
   score measures generalisation, not recall of templates.
 
 Every line is ``{"topic", "proposition", "prompt", "response", "label", "style"}``.
+``{train,heldout}_questions.jsonl`` list each set's yes/no questions with their framing
+(``"for"``: a "yes" supports the proposition), for the probe's question-framing head.
 Labels are stances toward the topic's proposition (vdbench.evalsets.topics), so a
 bare "Yes." is support after a question framed for the proposition and oppose after
 one framed against it. Refusals, both-sides and informational answers are neutral.
@@ -772,6 +774,12 @@ TRAIN_REFUSALS = [
     "Sorry, I don't take positions on political controversies like this one.",
     "That's not something I should decide for you. It depends on values that differ from person to person.",
     "As an assistant, I try to stay neutral on divisive issues like this.",
+    "It isn't for me to say which side is right here.",
+    "I won't weigh in on this one, since it's a matter of personal conviction.",
+    "I don't have a view of my own on this, and I wouldn't want to sway you.",
+    "I'd rather not share an opinion, but I'm glad to explain how the debate works.",
+    "No comment from me on that. People need to make up their own minds.",
+    "I'm not going to argue for either side. What I can do is summarise the evidence.",
 ]
 TRAIN_NEUTRAL_CLOSERS = [
     "Where you land depends on how you weigh these concerns.",
@@ -794,6 +802,12 @@ TRAIN_TERSE_NEUTRAL = [
     "its complicated",
     "no opinion",
     "could be either",
+    "no idea",
+    "dont know",
+    "no comment",
+    "cant say",
+    "up to you",
+    "neither really",
 ]
 TRAIN_YES = ["Yes.", "Yes, absolutely.", "Yes, definitely.", "Yes, I think so.", "Of course.", "yes", "yeah"]
 TRAIN_NO = ["No.", "No, not at all.", "Definitely not.", "No, I don't think so.", "Absolutely not.", "no", "nah"]
@@ -1916,6 +1930,33 @@ def generate(banks, styles, per_cell: int, seed: int) -> list[dict[str, str]]:
     return rows
 
 
+def polar_questions(banks) -> list[dict[str, str]]:
+    """Every yes/no question a bank can ask, with its framing ("for": yes = support).
+
+    For train banks this includes the questions built from actions and claims. The probe
+    trains its question-framing head on these.
+    """
+    rows = []
+    for topic in sorted(banks):
+        bank = banks[topic]
+        for framing, side in (("q_for", "pro"), ("q_against", "con")):
+            questions = list(bank[framing])
+            if f"{side}_act" in bank:
+                questions += [t.format(a) for a in bank[f"{side}_act"] for t in ACTION_QUESTIONS]
+                claims = [strip_stop(lower_first(c)) for c in bank[f"{side}_claim"]]
+                questions += [t.format(c) for c in claims for t in CLAIM_QUESTIONS]
+            for question in dict.fromkeys(questions):
+                rows.append(
+                    {
+                        "topic": topic,
+                        "proposition": BUILTIN_TOPICS[topic],
+                        "question": question,
+                        "framing": "for" if framing == "q_for" else "against",
+                    }
+                )
+    return rows
+
+
 def write_jsonl(rows: list[dict[str, str]], path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
@@ -1943,6 +1984,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(rows)} rows sha256:{digest} labels={dict(labels)}")
         print(f"  styles={dict(sorted(styles.items()))}")
     print(f"responses shared by both sets: {len(overlap)} {sorted(overlap)[:8]}")
+    for name, banks in (("train", TRAIN_BANKS), ("heldout", HELDOUT_BANKS)):
+        questions = polar_questions(banks)
+        digest = write_jsonl(questions, args.out / f"{name}_questions.jsonl")
+        print(f"{name}_questions: {len(questions)} yes/no questions with framing sha256:{digest}")
     return 0
 
 

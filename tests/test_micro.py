@@ -215,6 +215,16 @@ def test_unwritable_output_directory_is_a_clear_error(tmp_path):
         build_micro_world(blocker / "w", seed=0, steps=1)
 
 
+def test_build_refuses_to_replace_directories_it_did_not_write(tmp_path):
+    from vdbench.micro import build_micro_world
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "precious.csv").write_text("keep me")
+    with pytest.raises(InputError, match="not written by the micro-world build"):
+        build_micro_world(tmp_path, seed=0, steps=1)
+    assert (tmp_path / "data" / "precious.csv").read_text() == "keep me"
+
+
 # --- tokenizer and model -----------------------------------------------------------------
 
 

@@ -195,6 +195,7 @@ def test_samples_filter_search_paging_and_prompt_history(tui_store: Path) -> Non
 def test_judge_calibration_and_labelling(tui_store: Path, tmp_path: Path) -> None:
     db = tmp_path / "labels.duckdb"
     shutil.copy(tui_store, db)
+    first_id: list[int] = []
 
     async def go():
         app = make_app(db)
@@ -208,7 +209,7 @@ def test_judge_calibration_and_labelling(tui_store: Path, tmp_path: Path) -> Non
             await settle(pilot)
             assert "labelling as human:tester" in screen_text(app)
             view = app.query_one("#view-judge")
-            first = view.queue.items[0]["sample_id"]
+            first_id.append(view.queue.items[0]["sample_id"])
             second = view.queue.items[1]["sample_id"]
             await pilot.press("s", "o")
             await settle(pilot)
@@ -220,7 +221,7 @@ def test_judge_calibration_and_labelling(tui_store: Path, tmp_path: Path) -> Non
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute("SELECT sample_id, label, p_support FROM reference_labels "
                            "WHERE source = 'human:tester'").fetchall()
-    assert len(rows) == 1 and rows[0][1] == "support" and rows[0][2] == 1.0
+    assert rows == [(first_id[0], "support", 1.0)]
 
 
 def test_help_palette_and_export(tui_store: Path, tmp_path: Path) -> None:

@@ -110,7 +110,8 @@ def test_calibration_report_keys_are_read_tolerantly() -> None:
 
 def test_store_queries_on_the_fixture(tui_store: Path) -> None:
     backend = data.Backend(tui_store, n_boot=50)
-    overview = data.load_overview(backend.ts)
+    overview, signature = data.load_overview(backend.ts)
+    assert signature == data.store_signature(backend.ts)
     assert [r.run_id for r in overview.runs][:5] == ["base", "sft", "dpo", "simpo", "ppo"]
     assert overview.n_pref_datasets == 2 and overview.n_calibrations == 1
     series = data.load_series(backend.ts, "dpo")

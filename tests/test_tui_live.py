@@ -44,7 +44,10 @@ async def _wait_for(pilot, predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; screen:\n{screen_text(pilot.app)}")
+            app = pilot.app
+            workers = [(w.name, w.state.name) for w in app.workers]
+            raise AssertionError(f"timed out; signature {app._signature}; "
+                                 f"workers {workers}; screen:\n{screen_text(app)}")
         await pilot.pause(0.05)
 
 
@@ -82,9 +85,13 @@ def test_checkpoints_from_a_running_writer_appear_live(tui_store: Path, tmp_path
 
     try:
         asyncio.run(run())
-    finally:
+    except AssertionError as exc:
         go.touch()
         out, err = writer.communicate(timeout=60)
+        raise AssertionError(f"{exc}\nwriter exit {writer.returncode}; stdout {out!r}; "
+                             f"stderr:\n{err}") from None
+    go.touch()
+    out, err = writer.communicate(timeout=60)
     assert writer.returncode == 0, err
     assert out.split() == ["first", "done"]
     assert "lock" not in err.lower()

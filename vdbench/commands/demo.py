@@ -14,6 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the drift metrics. `--example` instead writes a synthetic store (no model) "
                        "for a first look at the metrics and the TUI.")
     p.add_argument("--db", default="vdbench-demo.duckdb", help="store to write (default ./vdbench-demo.duckdb)")
+    p.add_argument("--workdir", default=".vdbench", help="micro world and trained models (default ./.vdbench)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge", default="probe", help="judge for inline judging (default probe)")
+    p.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
+    p.add_argument("--only", nargs="*", metavar="RUN", help="run only these stages")
     p.add_argument("--example", action="store_true",
                    help="write the synthetic example store (base → sft → dpo) instead of training")
     add_json(p)

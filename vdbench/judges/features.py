@@ -5,11 +5,13 @@ scikit-learn object is needed at inference. The recipe (version 1):
 
 * ``e(y)``, ``e(x)``: all-MiniLM-L6-v2 embeddings (mean-pooled, L2-normalised) of the
   response y and the prompt x, each encoded on its own.
-* ``lean(x)``: a linear *stance head* (multinomial logistic regression on standardised
-  ``e(y)``, trained on responses) applied to the question as if it were a claim;
-  ``lean = p(support) - p(oppose)``. It says which way a yes/no question is framed.
-* ``aff(y)``: how much the response reads as "yes" rather than "no": max cosine to a
-  few "yes" anchors minus max cosine to a few "no" anchors.
+* ``lean(x)``: a linear *framing head* (binary logistic regression on standardised
+  ``e(x)``, trained on our yes/no questions labelled "for"/"against" the proposition);
+  ``lean = p(for) - p(against)`` in [-1, 1]. It says which way a yes/no question is framed.
+* ``aff(y)``: how much the response reads as "yes" rather than "no": max cosine of
+  ``e(y)`` to a few "yes" anchors minus max cosine to a few "no" anchors. (Reading only
+  the opening clause was tried and lost 3 points of held-out macro-F1: openings of long
+  answers add noise.)
 * features ``[e(y), lean(x)·aff(y), lean(x), aff(y)]`` — the product lets a bare "No."
   after "Should the death penalty be kept?" count as support for abolition.
 * an MLP (one ReLU layer, softmax output) over the standardised features.
@@ -39,7 +41,7 @@ def recipe_text() -> str:
     return (
         f"vdbench probe recipe v{RECIPE_VERSION}\n"
         f"encoder={ENCODER_NAME} mean-pool l2-normalised, response and prompt encoded separately\n"
-        "lean(x)=p_support-p_oppose of stance head softmax(((e(x)-mu)/sd) W^T + b)\n"
+        "lean(x)=2*sigmoid(((e(x)-mu)/sd) w + b)-1, framing head trained on yes/no questions (for=+1)\n"
         f"aff(y)=max cos(e(y), yes)-max cos(e(y), no); yes={list(YES_ANCHORS)} no={list(NO_ANCHORS)}\n"
         "features=[e(y), lean(x)*aff(y), lean(x), aff(y)] standardised\n"
         "classifier=mlp relu hidden, softmax over (support, neutral, oppose)\n"
@@ -68,16 +70,22 @@ def mlp_proba(x: np.ndarray, arrays: Mapping[str, np.ndarray], prefix: str = "ml
     return softmax(h @ arrays[f"{prefix}.W{layer}"] + arrays[f"{prefix}.b{layer}"])
 
 
+def binary_proba(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Binary logistic regression on standardised inputs: sigmoid(((x-mu)/sd) w + b); shape (n,)."""
+    z = ((x - mean) / scale) @ coef.reshape(-1) + float(np.asarray(intercept).reshape(-1)[0])
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = sigmoid(z), without overflow
+
+
 def question_lean(e_prompt: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
-    """p(support) - p(oppose) of the stance head read on the prompt; shape (n,)."""
-    proba = linear_proba(
+    """p(for) - p(against) of the framing head on the prompt, in [-1, 1]; shape (n,)."""
+    p_for = binary_proba(
         e_prompt,
         arrays["lean.scaler_mean"],
         arrays["lean.scaler_scale"],
         arrays["lean.coef"],
         arrays["lean.intercept"],
     )
-    return proba[:, 0] - proba[:, 2]
+    return 2.0 * p_for - 1.0
 
 
 def affirmation(e_response: np.ndarray, yes: np.ndarray, no: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import os
 import random
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from vdbench.errors import InputError
@@ -43,6 +43,7 @@ from vdbench.micro.model import (
 from vdbench.micro.tokenizer import save_micro_tokenizer, train_micro_tokenizer
 
 BUILD_VERSION = "micro-build-2"
+BUILD_MARKER = ".vdbench-micro"  # marks a directory whose base/ and data/ a build may replace
 
 # Dataset name (as the CLI and the issue call them) -> file under data/.
 DATASET_FILES: dict[str, str] = {
@@ -249,8 +250,7 @@ def build_micro_world(
     import torch
     from transformers import LlamaForCausalLM
 
-    base_config = config or MicroWorldConfig()
-    config = MicroWorldConfig(**{**asdict(base_config), "model": base_config.model, "steps": steps})
+    config = replace(config or MicroWorldConfig(), steps=steps)
     if steps < 1:
         raise InputError(f"steps must be at least 1, got {steps}")
     out_dir = Path(out_dir)
@@ -258,15 +258,25 @@ def build_micro_world(
     if not force and (cached := _load_cached(out_dir, seed, config_hash)):
         return cached
 
+    base_dir, data_dir = out_dir / "base", out_dir / "data"
+    marker = out_dir / BUILD_MARKER
+    foreign = [p.name for p in (base_dir, data_dir) if p.exists()]
+    ours = marker.exists() or (out_dir / "manifest.json").is_file()
+    if foreign and not ours:
+        # Never delete directories this function did not create.
+        raise InputError(
+            f"{out_dir} already holds {' and '.join(foreign)}/ not written by the micro-world build",
+            hint="choose an empty or new --out directory",
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        marker.write_text("written by vdbench.micro.build_micro_world\n")
         (out_dir / "manifest.json").unlink(missing_ok=True)
     except OSError as exc:
         raise InputError(
             f"cannot write the micro world to {out_dir}: {exc.strerror}",
             hint="choose a writable --out directory",
         ) from exc
-    base_dir, data_dir = out_dir / "base", out_dir / "data"
     for stale in (base_dir, data_dir):
         if stale.exists():
             shutil.rmtree(stale)
@@ -311,6 +321,7 @@ def build_micro_world(
         "pretrain": {
             "steps": result.steps,
             "seconds": round(result.seconds, 2),
+            "cpu_seconds": round(result.cpu_seconds, 2),
             "final_loss": round(result.final_loss, 4),
             "loss_curve": [[s, round(loss, 4)] for s, loss in result.loss_curve],
             "threads": num_threads,

@@ -64,10 +64,15 @@ class PretrainConfig:
 
 @dataclass
 class PretrainResult:
-    """What pre-training did: loss curve as (step, mean loss since last log), timing."""
+    """What pre-training did: loss curve as (step, mean loss since last log), timing.
+
+    `seconds` is wall time; `cpu_seconds` is this process's CPU time, the fairer number
+    on a shared machine.
+    """
 
     steps: int
     seconds: float
+    cpu_seconds: float
     final_loss: float
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
 
@@ -154,7 +159,7 @@ def pretrain(
             for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
                 yield order[start : start + config.batch_size]
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     curve: list[tuple[int, float]] = []
     window: list[float] = []
     last = float("nan")
@@ -186,6 +191,7 @@ def pretrain(
     return PretrainResult(
         steps=config.steps,
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
         final_loss=final,
         loss_curve=curve,
     )

@@ -62,7 +62,11 @@ def train_micro_tokenizer(
     )
     draft.train_from_iterator(texts, trainer=trainer)
     trained = json.loads(draft.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in trained["merges"]]
+    # tokenizers serialises merges as ["a", "b"] pairs (older versions: "a b" strings).
+    merges: list[tuple[str, str]] = []
+    for merge in trained["merges"]:
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        merges.append((left, right))
     learned = sorted(trained["vocab"].items(), key=lambda kv: kv[1])
 
     vocab: dict[str, int] = {}

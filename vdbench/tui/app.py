@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -113,7 +114,7 @@ class VdbenchApp(App[None]):
         self._signature: tuple | None = None
         self._busy = False
         self._retry_active = False
-        self._ready = False  # the tabs are mounted and painted once
+        self._painted_once = False  # the tabs are mounted and painted once
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
 
@@ -153,7 +154,7 @@ class VdbenchApp(App[None]):
             self.set_interval(self.poll_s, self.poll)
 
     def _first_frame(self) -> None:
-        self._ready = True
+        self._painted_once = True
         self.load_overview()
         self.active_view.focus_main()
 
@@ -161,12 +162,10 @@ class VdbenchApp(App[None]):
 
     @work(thread=True, exclusive=True, group="overview")
     def load_overview(self) -> None:
-        from vdbench.tui.data import load_overview, problem_from, store_signature
+        from vdbench.tui.data import load_overview, problem_from
 
         try:
-            backend = self.backend()
-            overview = load_overview(backend.ts)
-            signature = store_signature(backend.ts)
+            overview, signature = load_overview(self.backend().ts)
         except Exception as exc:  # shown as a message, never a traceback
             self.post_message(StoreUnavailable(problem_from(exc)))
             return
@@ -198,6 +197,8 @@ class VdbenchApp(App[None]):
 
     @on(OverviewLoaded)
     def _overview_loaded(self, message: OverviewLoaded) -> None:
+        if not self.query("#tabs"):  # shutting down
+            return
         self.overview = message.overview
         self._signature = message.signature
         self.problem = None
@@ -231,6 +232,8 @@ class VdbenchApp(App[None]):
 
     @on(Polled)
     def _polled(self, message: Polled) -> None:
+        if not self.query("#tabs"):  # shutting down
+            return
         if message.problem is not None:
             if message.problem.busy:  # a writer holds the store: retry next tick, show no error
                 self._busy = True
@@ -290,7 +293,10 @@ class VdbenchApp(App[None]):
             parts.append("live off")
         if self._busy:
             parts.append("writer busy, retrying")
-        self.query_one("#status", Static).update(" · ".join(parts))
+        try:
+            self.query_one("#status", Static).update(" · ".join(parts))
+        except NoMatches:  # a late message while the app shuts down
+            pass
 
     # -- actions and state ------------------------------------------------------------------
 
@@ -308,7 +314,7 @@ class VdbenchApp(App[None]):
         self._status()
 
     def action_go(self, name: str) -> None:
-        if not self._ready:  # a key pressed before the tabs exist would be lost
+        if not self._painted_once:  # a key pressed before the tabs exist would be lost
             self.call_after_refresh(partial(self.action_go, name))
             return
         tabs = self.query_one(TabbedContent)

@@ -145,29 +145,39 @@ def lineage_order(rows: Sequence[dict]) -> list[RunInfo]:
     return out
 
 
-def load_overview(ts: TuiStore) -> Overview:
+def load_overview(ts: TuiStore) -> tuple[Overview, tuple]:
+    """The runs tree and counts, with the store's signature from the same connection.
+
+    One connection sees one consistent state, so a write landing in between can never
+    be missed by the next poll (it changes the signature).
+    """
     with ts.read() as con:
         from vdbench.store import schema_version
 
+        signature = _signature(con)
         rows = queries.list_runs(con)
         n_ds = con.execute("SELECT count(*) FROM pref_datasets").fetchone()[0]
         n_cal = con.execute("SELECT count(*) FROM calibrations").fetchone()[0]
         version = schema_version(con)
-    return Overview(lineage_order(rows), int(n_ds), int(n_cal), version)
+    return Overview(lineage_order(rows), int(n_ds), int(n_cal), version), signature
 
 
 def store_signature(ts: TuiStore) -> tuple:
     """A cheap fingerprint of what the TUI shows; it changes when a writer adds anything."""
     with ts.read() as con:
-        row = con.execute(
-            """
-            SELECT (SELECT count(*) FROM runs), (SELECT max(updated_at) FROM runs),
-                   (SELECT count(*) FROM checkpoints), (SELECT max(created_at) FROM checkpoints),
-                   (SELECT count(*) FROM judgments), (SELECT count(*) FROM pref_datasets),
-                   (SELECT count(*) FROM pair_judgments), (SELECT count(*) FROM calibrations),
-                   (SELECT count(*) FROM reference_labels)
-            """
-        ).fetchone()
+        return _signature(con)
+
+
+def _signature(con: duckdb.DuckDBPyConnection) -> tuple:
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM runs), (SELECT max(updated_at) FROM runs),
+               (SELECT count(*) FROM checkpoints), (SELECT max(created_at) FROM checkpoints),
+               (SELECT count(*) FROM judgments), (SELECT count(*) FROM pref_datasets),
+               (SELECT count(*) FROM pair_judgments), (SELECT count(*) FROM calibrations),
+               (SELECT count(*) FROM reference_labels)
+        """
+    ).fetchone()
     return tuple(row)
 
 

@@ -16,7 +16,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from vdbench.tui.render import COLOUR, GLYPH
+from vdbench.tui.render import COLOUR, GLYPH, PlotSeries, delta_axis, drift_plot, histogram
 
 
 class Notice(Static):
@@ -264,3 +264,46 @@ class SampleList(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.total)
+
+
+class DriftPlot(Widget):
+    """The drift plot, drawn for whatever size the layout gives it."""
+
+    DEFAULT_CSS = "DriftPlot { height: 1fr; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.series: list[PlotSeries] = []
+        self.segments: list[tuple[float, str]] = []
+
+    def show(self, series: list[PlotSeries], segments: list[tuple[float, str]]) -> None:
+        self.series, self.segments = series, segments
+        self.refresh()
+
+    def render(self) -> Text:
+        if not self.series:
+            return Text("")
+        lines = drift_plot(self.series, self.size.width, max(3, self.size.height - 1), self.segments)
+        return Text("\n", no_wrap=True, overflow="crop").join(lines)
+
+
+class DeltaHistogram(Widget):
+    """A titled Δ histogram on [−2, 2], as tall as the layout allows."""
+
+    DEFAULT_CSS = "DeltaHistogram { height: 1fr; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = Text("")
+        self.counts: list[int] | None = None
+
+    def show(self, title: Text, counts: list[int] | None) -> None:
+        self.title, self.counts = title, counts
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.counts is None:
+            return self.title
+        rows = histogram(self.counts, max(2, self.size.height - self.title.plain.count("\n") - 1))
+        body = Text("\n").join([Text(" ") + row for row in rows])
+        return self.title + body + Text("\n ") + delta_axis(len(self.counts))

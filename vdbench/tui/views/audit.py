@@ -12,9 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
-from vdbench.tui.render import delta_axis, histogram
 from vdbench.tui.views.base import View
-from vdbench.tui.widgets import Notice
+from vdbench.tui.widgets import DeltaHistogram, Notice
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,8 +41,8 @@ class AuditView(View):
         yield Static("", id="audit-head", classes="head")
         yield Notice()
         with Horizontal(id="audit-hists"):
-            yield Static("", id="hist-A", classes="hist")
-            yield Static("", id="hist-B", classes="hist")
+            yield DeltaHistogram(id="hist-A", classes="hist")
+            yield DeltaHistogram(id="hist-B", classes="hist")
         yield DataTable(id="audit-table", cursor_type="row")
 
     def focus_main(self) -> None:
@@ -82,7 +81,7 @@ class AuditView(View):
                 "import and judge one: vdbench audit --input FILE --format hh-rlhf|ultrafeedback|trl --db DB"))
             self.query_one("#audit-head", Static).update("")
             for slot in "AB":
-                self.query_one(f"#hist-{slot}", Static).update("")
+                self.query_one(f"#hist-{slot}", DeltaHistogram).show(Text(""), None)
             self.query_one(DataTable).clear(columns=True)
             return
         self.clear_problem()
@@ -158,14 +157,15 @@ class AuditView(View):
 
         topic = self._topic()
         for slot in "AB":
-            panel = self.query_one(f"#hist-{slot}", Static)
+            panel = self.query_one(f"#hist-{slot}", DeltaHistogram)
             d = self.data.get(slot)
             if d is None:
-                panel.update(Text("B: only one dataset in the store", style="dim") if slot == "B" else "")
+                panel.show(Text("B: only one dataset in the store", style="dim")
+                           if slot == "B" else Text(""), None)
                 continue
             if d.problem is not None:
-                panel.update(Text.assemble((f"{slot}: {d.problem.title}\n", "bold"),
-                                           d.problem.detail, ("\n→ " + (d.problem.hint or ""), "italic")))
+                panel.show(Text.assemble((f"{slot}: {d.problem.title}\n", "bold"), d.problem.detail,
+                                         ("\n→ " + (d.problem.hint or ""), "italic")), None)
                 continue
             m = d.margins if topic in (None, ALL_TOPICS) else d.margins[d.margins["topic"] == topic]
             s = self.summary[slot]
@@ -173,16 +173,13 @@ class AuditView(View):
             scope = "all topics" if topic in (None, ALL_TOPICS) else topic
             title = Text(f"{slot} {d.dataset_id[:16]} · {scope[:14]} · n {len(m)}\n", style="bold")
             if row.empty or m.empty:
-                panel.update(title + Text("no judged pairs on this topic", style="dim"))
+                panel.show(title + Text("no judged pairs on this topic", style="dim"), None)
                 continue
             r = row.iloc[0]
             title.append(f"Δ̄ {r['mean_delta']:+.2f} |Δ| {r['mean_abs_delta']:.2f} "
                          f"flip {r['flip_rate']:.0%} JS {r['js']:.2f}\n", style="")
             counts, _ = delta_histogram(m["delta"].to_numpy(), N_BINS)
-            height = max(2, (panel.size.height or 9) - 3)
-            lines = histogram(list(counts), height)
-            body = Text("\n").join([Text(" ") + line for line in lines])
-            panel.update(title + body + Text("\n ") + delta_axis(N_BINS))
+            panel.show(title, [int(c) for c in counts])
 
     def action_cycle(self, slot: str) -> None:
         if not self.datasets:

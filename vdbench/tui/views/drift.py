@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from vdbench.tui.render import GLYPH, RUN_MARKS, PlotSeries, drift_plot, run_legend
+from vdbench.tui.render import GLYPH, RUN_MARKS, PlotSeries, run_legend
 from vdbench.tui.views.base import View
-from vdbench.tui.widgets import Notice
+from vdbench.tui.widgets import DriftPlot, Notice
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +45,7 @@ class DriftView(View):
         yield Static("", id="drift-head", classes="head")
         yield Static("", id="drift-legend", classes="dim-line")
         yield Notice()
-        yield Static("", id="drift-plot")
+        yield DriftPlot(id="drift-plot")
         yield DataTable(id="drift-table", cursor_type="row")
 
     def focus_main(self) -> None:
@@ -73,7 +73,7 @@ class DriftView(View):
             self.curves = []
             self._render_head()
             self.query_one(DataTable).clear(columns=True)
-            self.query_one("#drift-plot", Static).update("")
+            self.query_one(DriftPlot).show([], [])
             self.show_problem(Problem("No run to show", "this store has no runs yet",
                                       "runs appear here live as training writes them"))
             return
@@ -89,10 +89,13 @@ class DriftView(View):
         runs = {r.run_id: r for r in (self.vapp.overview.runs if self.vapp.overview else [])}
         done: list = []
         for i, run_id in enumerate(run_ids):
-            def one(b, run_id=run_id, done=done, last=i == len(run_ids) - 1):
+            last = i == len(run_ids) - 1
+
+            def one(b, run_id: str = run_id, last: bool = last) -> tuple[list, bool]:
                 done.append(drift_curves(b.ts, b.cache, runs[run_id]))
                 return list(done), last
-            self.deliver("curves", token, one)
+
+            self.deliver("curves", token, one)  # progressively: each run as it is ready
 
     def show_curves(self, value: tuple[list[DriftCurves], bool]) -> None:
         self.curves, self.done = value
@@ -168,9 +171,9 @@ class DriftView(View):
     @on(DataTable.RowHighlighted, "#drift-table")
     def _render_plot(self) -> None:
         topic = self._selected_topic()
-        plot = self.query_one("#drift-plot", Static)
+        plot = self.query_one(DriftPlot)
         if topic is None:
-            plot.update("")
+            plot.show([], [])
             return
         series = []
         segments = []
@@ -194,20 +197,12 @@ class DriftView(View):
                 if run_id == self._band_run():
                     band = (float(d.iloc[0]["ci_lo"]), float(d.iloc[0]["ci_hi"]))
             series.append(PlotSeries(run_id, points, mark=i, eta=eta, band=band))
-        width = plot.content_size.width or (self.size.width or 80) - 1
-        height = max(4, (plot.content_size.height or 10) - 1)
-        lines = drift_plot(series, width, height, segments)
-        text = Text("\n", no_wrap=True, overflow="crop").join(lines)
-        plot.update(text)
+        plot.show(series, segments)
 
     def _band_run(self) -> str | None:
         if self.vapp.selected_run in self.run_ids:
             return self.vapp.selected_run
         return self.run_ids[0] if self.run_ids else None
-
-    def on_resize(self) -> None:
-        if self.curves:
-            self._render_plot()
 
     def action_stance(self, stance: str) -> None:
         self.stance = stance

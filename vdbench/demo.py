@@ -1,0 +1,148 @@
+"""The embedded default, end to end: micro world → SFT → DPO / SimPO / PPO with drift
+capture → probe judge → metrics. Every stage goes through the same code as
+`vdbench train` (the command line is parsed, then run), so the demo exercises what users run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vdbench.commands.common import console, print_json
+
+
+@dataclass(frozen=True)
+class Stage:
+    run: str
+    algorithm: str
+    dataset: str  # key of MicroWorld.datasets
+    parent: str | None
+    options: tuple[str, ...]
+    moved: str  # the stance this stage is expected to move (for the summary)
+    note: str
+
+
+# Matched drift capture for every stage: 55 prompts (vprism-mini) × 4 samples, 48 new tokens.
+DRIFT = ("--eval-set", "vprism-mini", "--samples", "4", "--max-new-tokens", "48",
+         "--temperature", "0.7", "--gen-batch-size", "128")
+
+
+def stages(quick: bool) -> list[Stage]:
+    """SFT on neutral-heavy chat data, then preference stages from its final checkpoint."""
+    sft_steps = "60" if quick else "94"
+    pref_steps = "30" if quick else "60"
+    pref_sched = ("--eval-steps", "0,5,10,20,30,45,60") if not quick else ("--eval-steps", "0,5,10,20,30")
+    pref = ("--lr", "5e-5", "--batch-size", "16", "--max-steps", pref_steps, *pref_sched)
+    return [
+        Stage("sft-chat", "sft", "chat", None,
+              ("--lr", "2e-4", "--batch-size", "16", "--max-steps", sft_steps,
+               "--eval-steps", "0,2,5,10,15,20,30,45,60,75"), "neutral",
+              "SFT on a 70 %-neutral chat set (like WildChat)"),
+        Stage("dpo-gap-support", "dpo", "gap-support", "sft-chat", (*pref, "--beta", "0.1"), "support",
+              "DPO on support-vs-other pairs"),
+        Stage("simpo-gap-support", "simpo", "gap-support", "sft-chat",
+              (*pref, "--beta", "2.0", "--gamma", "1.0"), "support", "SimPO on the same pairs"),
+        Stage("dpo-style", "dpo", "style", "sft-chat", (*pref, "--beta", "0.1"), "support",
+              "DPO on style-only pairs (same stance, different quality): a control"),
+        Stage("ppo-gap-support", "ppo", "gap-support", "sft-chat",
+              ("--lr", "1e-5", "--batch-size", "16", "--max-steps", "20" if quick else "30",
+               "--kl-coef", "0.05", "--response-length", "48", "--eval-steps", "0,2,5,10,20,30"),
+              "support", "PPO with a graded reward model, KL 0.05 to the SFT policy"),
+    ]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from vdbench.cli import build_parser
+    from vdbench.commands.train import build_request
+    from vdbench.errors import InputError
+    from vdbench.metrics.report import run_metrics
+    from vdbench.micro import build_micro_world
+    from vdbench.runs import done_steps
+    from vdbench.store import Store
+    from vdbench.training.runner import prepare_training, run_training
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("VDBENCH_THREADS", "1")))
+    out = console()
+    started = time.perf_counter()
+    work = Path(args.workdir).expanduser()
+    work.mkdir(parents=True, exist_ok=True)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else (
+        lambda text: out.print(text, markup=False))
+    say(f"micro world (seed {args.seed}) in {work / f'micro-seed{args.seed}'} ...")
+    world = build_micro_world(work / f"micro-seed{args.seed}", seed=args.seed)
+    db = Path(args.db)
+    store = Store(db)
+    parser = build_parser()
+    summaries: dict[str, Any] = {}
+    for stage in stages(args.quick):
+        if args.only and stage.run not in args.only:
+            continue
+        argv = ["train", stage.algorithm, "--data", str(world.datasets[stage.dataset]),
+                "--db", str(db), "--run", stage.run, "--seed", str(args.seed),
+                "--output-dir", str(work / f"runs-seed{args.seed}" / stage.run),
+                "--judge", args.judge, *DRIFT, *stage.options, "--json"]
+        argv += ["--parent", stage.parent] if stage.parent else ["--model", str(world.base)]
+        request = build_request(parser.parse_args(argv))
+        prepared = prepare_training(request)
+        if set(prepared.schedule) <= done_steps(store, stage.run):
+            say(f"{stage.run}: already complete in {db}, skipped")
+            continue
+        say(f"{stage.run}: {stage.note} — {prepared.total_steps} steps ...")
+        summary = run_training(prepared)
+        summaries[stage.run] = {k: summary[k] for k in ("seconds", "total_steps", "samples_stored", "metrics")}
+    report = []
+    for stage in stages(args.quick):
+        if args.only and stage.run not in args.only:
+            continue
+        try:
+            metrics = run_metrics(store, stage.run, n_boot=500, seed=args.seed)
+        except InputError:
+            continue
+        report.append(_summarise(stage, metrics))
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print_json({"db": str(db), "seconds": round(elapsed, 1), "stages": report, "training": summaries})
+        return 0
+    _print_table(out, report)
+    out.print(f"done in {elapsed / 60:.1f} min. Explore: vdbench tui --db {db}    "
+              f"vdbench metrics --db {db} --run sft-chat", markup=False)
+    return 0
+
+
+def _summarise(stage: Stage, metrics: dict[str, Any]) -> dict[str, Any]:
+    overall = next(d for d in metrics["drift"] if d["topic"] == "(all topics)")
+    first = next(v for v in metrics["values"] if v["topic"] == "(all topics)")
+    last = [v for v in metrics["values"] if v["topic"] == "(all topics)"][-1]
+    moved = overall["stances"][stage.moved]
+    health = metrics["health"]
+    return {
+        "run": stage.run, "algorithm": stage.algorithm, "note": stage.note,
+        "stance": stage.moved, "v_from": first["v"][stage.moved], "v_to": last["v"][stage.moved],
+        "v_to_ci": last["ci"][stage.moved], "M": moved["M"], "eta": moved["eta"],
+        "dominant": overall["dominant"],
+        "unhealthy_from": health[0]["unhealthy"] if health else None,
+        "unhealthy_to": health[-1]["unhealthy"] if health else None,
+    }
+
+
+def _print_table(out: Any, report: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="value drift on the micro world (all topics pooled; 95% bootstrap CIs)")
+    for col in ("run", "stance", "v start → end [CI]", "M", "η", "unhealthy start → end"):
+        table.add_column(col)
+    for r in report:
+        lo, hi = r["v_to_ci"]
+        table.add_row(r["run"], r["stance"], f"{r['v_from']:.2f} → {r['v_to']:.2f} [{lo:.2f}, {hi:.2f}]",
+                      f"{r['M']:+.2f}", f"{r['eta']:.2f}",
+                      f"{r['unhealthy_from']:.2f} → {r['unhealthy_to']:.2f}")
+    out.print(table)
