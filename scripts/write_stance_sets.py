@@ -1764,8 +1764,8 @@ def t_long_neutral(bank, stance, rng):
 TRAIN_STYLES = {
     "side": [
         (t_direct, 14), (t_hedged, 12), (t_rebuttal, 10), (t_long, 10), (t_late, 10),
-        (t_yesno_reason, 10), (t_short_yesno, 9), (t_terse, 10), (t_claim_only, 5),
-        (t_action, 12), (t_action_yesno, 6), (t_action_terse, 6),
+        (t_yesno_reason, 10), (t_short_yesno, 18), (t_terse, 10), (t_claim_only, 5),
+        (t_action, 12), (t_action_yesno, 10), (t_action_terse, 6),
     ],
     "neutral": [
         (t_refusal, 20), (t_both_sides, 18), (t_action_neutral, 8), (t_informational, 16), (t_neutral_yesno, 12),

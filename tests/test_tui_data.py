@@ -62,7 +62,8 @@ def test_stance_margin_flip_and_js_by_hand() -> None:
         "rejected_label": ["oppose", "support", "neutral"],
     })
     margins["delta"] = data.stance_margin(margins)
-    margins["flip"] = margins["chosen_label"] != margins["rejected_label"]
+    margins["flip"] = data.stance_flips(margins)
+    assert margins["flip"].tolist() == [True, False, False]
     assert margins["delta"].tolist() == pytest.approx([1.4, 0.0, 0.0])
     summary = data.audit_summary(margins).set_index("topic")
     assert summary.loc[data.ALL_TOPICS, "n"] == 3
@@ -73,6 +74,7 @@ def test_stance_margin_flip_and_js_by_hand() -> None:
     assert data.js_divergence(np.array([1, 0, 0]), np.array([0, 0, 1])) == pytest.approx(1.0)
     counts, edges = data.delta_histogram([-2.0, 0.0, 0.01, 2.0], n_bins=4)
     assert counts.tolist() == [1, 0, 2, 1] and edges[0] == -2 and edges[-1] == 2
+    assert len(data.delta_histogram([0.5])[0]) == 20  # the bins of `vdbench audit`
 
 
 def test_parse_filter() -> None:
@@ -106,6 +108,26 @@ def test_calibration_report_keys_are_read_tolerantly() -> None:
     broken = data.parse_calibration({"calibration_id": "c", "judge_id": "j", "reference": "r",
                                      "method": "m", "created_at": None, "report": "not json"})
     assert broken.agreement == (None, None) and broken.reliability == {}
+
+
+def test_calibration_report_as_vdbench_calibrate_writes_it() -> None:
+    """`before`/`after` agreement_report blocks, cohens_kappa, confusion as a dict, bins with count."""
+    block = {"n": 50, "agreement": 0.6, "macro_f1": 0.5, "cohens_kappa": 0.4, "ece": 0.2,
+             "confusion": {"labels": ["support", "neutral", "oppose"], "rows": "reference",
+                           "columns": "judge", "matrix": [[10, 2, 1], [3, 20, 2], [1, 1, 10]]},
+             "reliability": [{"lo": 0.9, "hi": 1.0, "count": 7, "confidence": 0.95,
+                              "accuracy": 0.8}, {"lo": 0.0, "hi": 0.1, "count": 0,
+                                                 "confidence": None, "accuracy": None}]}
+    after = {**block, "agreement": 0.62, "cohens_kappa": 0.45, "ece": 0.05}
+    view = data.parse_calibration({
+        "calibration_id": "cal-1", "judge_id": "probe@x", "reference": "human:ann",
+        "method": "temperature", "created_at": None,
+        "report": json.dumps({"n_used": 50, "bins": 10, "before": block, "after": after,
+                              "after_cross_validated": None})})
+    assert view.n == 50 and view.agreement == (0.6, 0.62) and view.kappa == (0.4, 0.45)
+    assert view.ece == (0.2, 0.05) and view.macro_f1 == (0.5, 0.5)
+    assert view.confusion == [[10, 2, 1], [3, 20, 2], [1, 1, 10]]
+    assert view.reliability["after"][0].n == 7 and view.reliability["before"][1].n == 0
 
 
 def test_store_queries_on_the_fixture(tui_store: Path) -> None:

@@ -77,7 +77,7 @@ def test_checkpoints_from_a_running_writer_appear_live(tui_store: Path, tmp_path
             view = app.query_one("#view-stances")
             await _wait_for(pilot, lambda: view.snapshot is not None
                             and view.snapshot.checkpoint.step == 200)
-            assert app.live_updates >= 2
+            assert app.live_updates >= 1  # two writes may land within one poll
             assert not view.notice.shown
             text = screen_text(app)
             assert "lock" not in text.lower() and "cannot open" not in text

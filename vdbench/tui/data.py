@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from vdbench import queries
+from vdbench.audit import stats as audit_stats
 from vdbench.errors import InputError, StoreError, VdbenchError
 from vdbench.evalsets.topics import STANCES
 from vdbench.metrics.bootstrap import bootstrap_topic_values
@@ -489,26 +490,29 @@ def load_audit(ts: TuiStore, dataset_id: str, judge: str | None = None) -> Audit
             ORDER BY p.pair_id
             """, [judge_id, judge_id, dataset_id]).df()
     margins["delta"] = stance_margin(margins)
-    margins["flip"] = margins["chosen_label"] != margins["rejected_label"]
+    margins["flip"] = stance_flips(margins)
     return AuditData(dataset_id, meta[0], int(meta[1]), judge_id, margins)
 
 
+def _sides(m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return (m[[f"chosen_{s}" for s in STANCES]].to_numpy(float),
+            m[[f"rejected_{s}" for s in STANCES]].to_numpy(float))
+
+
 def stance_margin(m: pd.DataFrame) -> pd.Series:
-    """Δ = (p_support − p_oppose)(chosen) − (p_support − p_oppose)(rejected), in [−2, 2]."""
-    return (m["chosen_support"] - m["chosen_oppose"]) - (m["rejected_support"] - m["rejected_oppose"])
+    """Δ = (p_support − p_oppose)(chosen) − (p_support − p_oppose)(rejected), in [−2, 2]
+    (vdbench.audit.stats, so the TUI and `vdbench audit` agree)."""
+    return pd.Series(audit_stats.stance_margin(*_sides(m)), index=m.index)
+
+
+def stance_flips(m: pd.DataFrame) -> pd.Series:
+    """True where chosen and rejected have different arg-max stances."""
+    return pd.Series(audit_stats.stance_flips(*_sides(m)), index=m.index)
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon divergence (base 2, in [0, 1]) between two stance distributions."""
-    p = np.asarray(p, float) / max(float(np.sum(p)), 1e-12)
-    q = np.asarray(q, float) / max(float(np.sum(q)), 1e-12)
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray, b: np.ndarray) -> float:
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
-
-    return max(0.0, 0.5 * kl(p, m) + 0.5 * kl(q, m))
+    return float(audit_stats.js_divergence(np.asarray(p, float), np.asarray(q, float)))
 
 
 def audit_summary(margins: pd.DataFrame) -> pd.DataFrame:
@@ -529,11 +533,10 @@ def audit_summary(margins: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def delta_histogram(deltas: Sequence[float], n_bins: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of Δ over n_bins equal bins on [−2, 2]; returns (counts, edges)."""
-    edges = np.linspace(-2.0, 2.0, n_bins + 1)
-    counts, _ = np.histogram(np.clip(np.asarray(deltas, float), -2.0, 2.0), bins=edges)
-    return counts, edges
+def delta_histogram(deltas: Sequence[float], n_bins: int = audit_stats.DEFAULT_BINS
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of Δ over n_bins equal bins on [−2, 2] (the bins of `vdbench audit`)."""
+    return audit_stats.margin_histogram(np.asarray(deltas, float), n_bins)
 
 
 # ---------------------------------------------------------------------------- samples
@@ -707,20 +710,27 @@ def _num(x: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def _before_after(report: dict, key: str) -> tuple[float | None, float | None]:
-    """`key` as a number (before), a {before, after} dict, or key_before/key_after; plus after.key."""
-    value = report.get(key)
+def _before_after(report: dict, *keys: str) -> tuple[float | None, float | None]:
+    """A metric before and after fitting, under any of `keys` (aliases), from any layout:
+    `before`/`after` blocks (what `vdbench calibrate` writes), `{key: {before, after}}`,
+    `key_before`/`key_after`, or a plain number (before only)."""
     before = after = None
-    if isinstance(value, dict):
-        before, after = _num(value.get("before")), _num(value.get("after"))
-    elif value is not None:
-        before = _num(value)
-    before = before if before is not None else _num(report.get(f"{key}_before"))
-    after = after if after is not None else _num(report.get(f"{key}_after"))
-    if after is None and isinstance(report.get("after"), dict):
-        after = _num(report["after"].get(key))
-    if before is None and isinstance(report.get("before"), dict):
-        before = _num(report["before"].get(key))
+    for key in keys:
+        value = report.get(key)
+        if isinstance(value, dict):
+            before = before if before is not None else _num(value.get("before"))
+            after = after if after is not None else _num(value.get("after"))
+        elif value is not None and before is None:
+            before = _num(value)
+        before = before if before is not None else _num(report.get(f"{key}_before"))
+        after = after if after is not None else _num(report.get(f"{key}_after"))
+        for phase in ("before", "after"):
+            block = report.get(phase)
+            if isinstance(block, dict) and block.get(key) is not None:
+                if phase == "before" and before is None:
+                    before = _num(block[key])
+                if phase == "after" and after is None:
+                    after = _num(block[key])
     return before, after
 
 
@@ -732,7 +742,7 @@ def _bins(raw: Any) -> list[ReliabilityBin]:
         lo, hi = _num(b.get("lo", b.get("bin_lo"))), _num(b.get("hi", b.get("bin_hi")))
         conf = _num(b.get("confidence", b.get("conf")))
         acc = _num(b.get("accuracy", b.get("acc")))
-        n = int(_num(b.get("n", b.get("count"))) or 0)
+        n = int(_num(b.get("count", b.get("n"))) or 0)
         if lo is None or hi is None:
             continue
         out.append(ReliabilityBin(lo, hi, n, conf if conf is not None else (lo + hi) / 2,
@@ -740,7 +750,19 @@ def _bins(raw: Any) -> list[ReliabilityBin]:
     return out
 
 
+def _confusion(value: Any) -> tuple[list[list[int]] | None, list[str] | None]:
+    """A matrix as a list of rows, or `{"matrix": rows, "labels": [...]}`."""
+    labels = None
+    if isinstance(value, dict):
+        labels = value.get("labels")
+        value = value.get("matrix") or value.get("before")
+    if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
+        return [[int(_num(x) or 0) for x in r] for r in value], labels
+    return None, labels
+
+
 def parse_calibration(row: dict) -> CalibrationView:
+    """Read a calibrations row; unknown or missing keys become `–` on screen, never an error."""
     report = row["report"]
     if isinstance(report, str):
         try:
@@ -748,8 +770,10 @@ def parse_calibration(row: dict) -> CalibrationView:
         except json.JSONDecodeError:
             report = {}
     report = report if isinstance(report, dict) else {}
-    rel = report.get("reliability") or {}
+    blocks = {phase: report.get(phase) if isinstance(report.get(phase), dict) else {}
+              for phase in ("before", "after")}
     reliability: dict[str, list[ReliabilityBin]] = {}
+    rel = report.get("reliability")
     if isinstance(rel, dict):
         for phase in ("before", "after"):
             if rel.get(phase):
@@ -757,20 +781,20 @@ def parse_calibration(row: dict) -> CalibrationView:
     elif isinstance(rel, list):
         reliability["before"] = _bins(rel)
     for phase in ("before", "after"):
-        if phase not in reliability and report.get(f"reliability_{phase}"):
-            reliability[phase] = _bins(report[f"reliability_{phase}"])
-    confusion = report.get("confusion")
-    if isinstance(confusion, dict):
-        confusion = confusion.get("before") or confusion.get("matrix")
-    if not (isinstance(confusion, list) and all(isinstance(r, list) for r in confusion)):
-        confusion = None
-    labels = report.get("labels") or list(STANCES)
-    n = report.get("n")
+        raw = report.get(f"reliability_{phase}") or blocks[phase].get("reliability")
+        if phase not in reliability and raw:
+            reliability[phase] = _bins(raw)
+    confusion, labels = _confusion(report.get("confusion"))
+    if confusion is None:
+        confusion, labels = _confusion(blocks["before"].get("confusion"))
+    labels = report.get("labels") or labels or list(STANCES)
+    n = report.get("n", report.get("n_used", blocks["before"].get("n")))
     return CalibrationView(
         str(row["calibration_id"]), str(row["judge_id"]), str(row["reference"]), str(row["method"]),
         row.get("created_at"), int(n) if isinstance(n, int | float) else None, list(labels),
         _before_after(report, "agreement"), _before_after(report, "macro_f1"),
-        _before_after(report, "kappa"), _before_after(report, "ece"), confusion, reliability)
+        _before_after(report, "kappa", "cohens_kappa"), _before_after(report, "ece"),
+        confusion, reliability)
 
 
 def load_calibrations(ts: TuiStore) -> list[CalibrationView]:

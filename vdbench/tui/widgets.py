@@ -304,6 +304,8 @@ class DeltaHistogram(Widget):
     def render(self) -> Text:
         if self.counts is None:
             return self.title
-        rows = histogram(self.counts, max(2, self.size.height - self.title.plain.count("\n") - 1))
+        bin_width = max(1, (self.size.width - 1) // max(1, len(self.counts)))
+        height = max(2, self.size.height - self.title.plain.count("\n") - 1)
+        rows = histogram(self.counts, height, bin_width)
         body = Text("\n").join([Text(" ") + row for row in rows])
-        return self.title + body + Text("\n ") + delta_axis(len(self.counts))
+        return self.title + body + Text("\n ") + delta_axis(len(self.counts), bin_width)

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from vdbench.tui.data import AuditData
 
-N_BINS = 16
 
 
 class AuditView(View):
@@ -178,7 +177,7 @@ class AuditView(View):
             r = row.iloc[0]
             title.append(f"Δ̄ {r['mean_delta']:+.2f} |Δ| {r['mean_abs_delta']:.2f} "
                          f"flip {r['flip_rate']:.0%} JS {r['js']:.2f}\n", style="")
-            counts, _ = delta_histogram(m["delta"].to_numpy(), N_BINS)
+            counts, _ = delta_histogram(m["delta"].to_numpy())
             panel.show(title, [int(c) for c in counts])
 
     def action_cycle(self, slot: str) -> None:

@@ -47,7 +47,7 @@ def reliability_text(cal: CalibrationView) -> Text:
     text = Text("reliability: accuracy per bin (┃ ideal)\n", style="bold")
     if not before and not after:
         return text + Text("no reliability bins in this report", style="dim")
-    text.append(f"{'bin':<9} {'before':<15} {'after':<15}  n\n", style="dim")
+    text.append(f"{'bin':<9} {'before':<15} {'after':<15}  n b/a\n", style="dim")
     n = max(len(before), len(after))
     for i in range(n):
         b = before[i] if i < len(before) else None
@@ -61,7 +61,7 @@ def reliability_text(cal: CalibrationView) -> Text:
             else:
                 text.append(reliability_row(bin_.confidence, bin_.accuracy, 10))
                 text.append(f" {fmt(bin_.accuracy)[1:] if bin_.accuracy < 1 else '1.0'} ")
-        text.append(f" {ref.n}\n", style="dim")
+        text.append(f" {b.n if b else '–'}/{a.n if a else '–'}\n", style="dim")
     return text
 
 
