@@ -40,7 +40,7 @@ def stages(quick: bool) -> list[Stage]:
     pref = ("--lr", "5e-5", "--batch-size", "16", "--max-steps", pref_steps, *pref_sched)
     return [
         Stage("sft-chat", "sft", "chat", None,
-              ("--lr", "2e-4", "--batch-size", "16", "--max-steps", sft_steps,
+              ("--lr", "5e-4", "--batch-size", "16", "--max-steps", sft_steps,
                "--eval-steps", "0,2,5,10,15,20,30,45,60,75"), "neutral",
               "SFT on a 70 %-neutral chat set (like WildChat)"),
         Stage("dpo-gap-support", "dpo", "gap-support", "sft-chat", (*pref, "--beta", "0.1"), "support",
@@ -49,22 +49,21 @@ def stages(quick: bool) -> list[Stage]:
               (*pref, "--beta", "2.0", "--gamma", "1.0"), "support", "SimPO on the same pairs"),
         Stage("dpo-style", "dpo", "style", "sft-chat", (*pref, "--beta", "0.1"), "support",
               "DPO on style-only pairs (same stance, different quality): a control"),
-        Stage("ppo-gap-support", "ppo", "gap-support", "sft-chat",
-              ("--lr", "1e-5", "--batch-size", "16", "--max-steps", "20" if quick else "30",
-               "--kl-coef", "0.05", "--response-length", "48", "--eval-steps", "0,2,5,10,20,30"),
-              "support", "PPO with a graded reward model, KL 0.05 to the SFT policy"),
+        Stage("simpo-style", "simpo", "style", "sft-chat", (*pref, "--beta", "2.0", "--gamma", "1.0"),
+              "support", "SimPO on the style-only pairs: a control"),
+        *(Stage(f"ppo-gap-support-kl{kl}", "ppo", "gap-support", "sft-chat",
+                ("--lr", "1e-5", "--batch-size", "16", "--max-steps", "20" if quick else "30",
+                 "--kl-coef", kl, "--response-length", "48", "--eval-steps", "0,2,5,10,20,30"),
+                "support", f"PPO with a graded reward model, KL coefficient {kl} to the SFT policy")
+          for kl in ("0.05", "1.0")),
     ]
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from vdbench.cli import build_parser
-    from vdbench.commands.train import build_request
     from vdbench.errors import InputError
     from vdbench.metrics.report import run_metrics
     from vdbench.micro import build_micro_world
-    from vdbench.runs import done_steps
     from vdbench.store import Store
-    from vdbench.training.runner import prepare_training, run_training
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,33 +80,15 @@ def run_demo(args: argparse.Namespace) -> int:
     world = build_micro_world(work / f"micro-seed{args.seed}", seed=args.seed)
     db = Path(args.db)
     store = Store(db)
-    parser = build_parser()
-    summaries: dict[str, Any] = {}
-    for stage in stages(args.quick):
-        if args.only and stage.run not in args.only:
-            continue
-        argv = ["train", stage.algorithm, "--data", str(world.datasets[stage.dataset]),
-                "--db", str(db), "--run", stage.run, "--seed", str(args.seed),
-                "--output-dir", str(work / f"runs-seed{args.seed}" / stage.run),
-                "--judge", args.judge, *DRIFT, *stage.options, "--json"]
-        argv += ["--parent", stage.parent] if stage.parent else ["--model", str(world.base)]
-        request = build_request(parser.parse_args(argv))
-        prepared = prepare_training(request)
-        if set(prepared.schedule) <= done_steps(store, stage.run):
-            say(f"{stage.run}: already complete in {db}, skipped")
-            continue
-        say(f"{stage.run}: {stage.note} — {prepared.total_steps} steps ...")
-        summary = run_training(prepared)
-        summaries[stage.run] = {k: summary[k] for k in ("seconds", "total_steps", "samples_stored", "metrics")}
+    chosen = [st for st in stages(args.quick) if not args.only or st.run in args.only]
+    summaries = run_stages(chosen, world, db, work / f"runs-seed{args.seed}", args.seed, args.judge, say)
     report = []
-    for stage in stages(args.quick):
-        if args.only and stage.run not in args.only:
-            continue
+    for stage in chosen:
         try:
             metrics = run_metrics(store, stage.run, n_boot=500, seed=args.seed)
         except InputError:
             continue
-        report.append(_summarise(stage, metrics))
+        report.append(_summarise(stage, metrics, store))
     elapsed = time.perf_counter() - started
     if args.json:
         print_json({"db": str(db), "seconds": round(elapsed, 1), "stages": report, "training": summaries})
@@ -118,7 +99,46 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summarise(stage: Stage, metrics: dict[str, Any]) -> dict[str, Any]:
+def run_stages(chosen: list[Stage], world: Any, db: Path, runs_dir: Path, seed: int, judge: str,
+               say: Any) -> dict[str, Any]:
+    """Train each stage through the `vdbench train` code path; skip stages already stored."""
+    from vdbench.cli import build_parser
+    from vdbench.commands.train import build_request
+    from vdbench.runs import done_steps
+    from vdbench.store import Store
+    from vdbench.training.runner import prepare_training, run_training
+
+    parser = build_parser()
+    summaries: dict[str, Any] = {}
+    for stage in chosen:
+        argv = ["train", stage.algorithm, "--data", str(world.datasets[stage.dataset]),
+                "--db", str(db), "--run", stage.run, "--seed", str(seed),
+                "--output-dir", str(runs_dir / stage.run), "--judge", judge, *DRIFT,
+                *stage.options, "--json"]
+        argv += ["--parent", stage.parent] if stage.parent else ["--model", str(world.base)]
+        prepared = prepare_training(build_request(parser.parse_args(argv)))
+        if set(prepared.schedule) <= done_steps(Store(db), stage.run):
+            say(f"{stage.run}: already complete in {db}, skipped")
+            continue
+        say(f"{stage.run}: {stage.note} — {prepared.total_steps} steps ...")
+        summary = run_training(prepared)
+        summaries[stage.run] = {k: summary[k] for k in ("seconds", "total_steps", "samples_stored", "metrics")}
+    return summaries
+
+
+def sloppy_share(store: Any, run: str) -> dict[int, float]:
+    """Per checkpoint: share of samples in the micro world's terse/sloppy style (a style signal)."""
+    from vdbench.micro.corpus import answer_quality
+
+    with store.read() as con:
+        rows = con.execute("SELECT step, text FROM samples WHERE run_id = ?", [run]).fetchall()
+    per: dict[int, list[int]] = {}
+    for step, text in rows:
+        per.setdefault(step, []).append(answer_quality(text) == "sloppy")
+    return {step: sum(v) / len(v) for step, v in sorted(per.items())}
+
+
+def _summarise(stage: Stage, metrics: dict[str, Any], store: Any) -> dict[str, Any]:
     overall = next(d for d in metrics["drift"] if d["topic"] == "(all topics)")
     first = next(v for v in metrics["values"] if v["topic"] == "(all topics)")
     last = [v for v in metrics["values"] if v["topic"] == "(all topics)"][-1]
@@ -131,6 +151,8 @@ def _summarise(stage: Stage, metrics: dict[str, Any]) -> dict[str, Any]:
         "dominant": overall["dominant"],
         "unhealthy_from": health[0]["unhealthy"] if health else None,
         "unhealthy_to": health[-1]["unhealthy"] if health else None,
+        "sloppy_from": (sloppy := list(sloppy_share(store, stage.run).values()))[0],
+        "sloppy_to": sloppy[-1],
     }
 
 
@@ -138,11 +160,12 @@ def _print_table(out: Any, report: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="value drift on the micro world (all topics pooled; 95% bootstrap CIs)")
-    for col in ("run", "stance", "v start → end [CI]", "M", "η", "unhealthy start → end"):
+    for col in ("run", "stance", "v start → end [CI]", "M", "η", "unhealthy", "sloppy"):
         table.add_column(col)
     for r in report:
         lo, hi = r["v_to_ci"]
         table.add_row(r["run"], r["stance"], f"{r['v_from']:.2f} → {r['v_to']:.2f} [{lo:.2f}, {hi:.2f}]",
                       f"{r['M']:+.2f}", f"{r['eta']:.2f}",
-                      f"{r['unhealthy_from']:.2f} → {r['unhealthy_to']:.2f}")
+                      f"{r['unhealthy_from']:.2f}→{r['unhealthy_to']:.2f}",
+                      f"{r['sloppy_from']:.2f}→{r['sloppy_to']:.2f}")
     out.print(table)

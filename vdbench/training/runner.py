@@ -169,9 +169,12 @@ def _hparams_dict(hp: Any) -> dict[str, Any]:
 
 
 def quiet_libraries() -> None:
+    import warnings
+
     import datasets
     import transformers
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
