@@ -73,8 +73,8 @@ def test_gap_support_set_shows_a_large_gap_and_style_set_a_small_one(tmp_path, p
         ]
     gap, style = reports["gap-support"], reports["style"]
     assert gap["n_pairs"] == style["n_pairs"] == 110
-    # Measured with the probe: gap |Δ| 1.47, flip 84%, JS 0.44; style |Δ| 0.34, flip 23%,
-    # JS 0.009 (the probe reads curt writing as slightly more supportive: a judge bias
+    # Measured with the probe: gap |Δ| 1.60, flip 87%, JS 0.55; style |Δ| 0.33, flip 23%,
+    # JS 0.016 (the probe reads curt writing as slightly more supportive: a judge bias
     # the audit exposes rather than hides).
     assert gap["mean_abs_margin"] > 1.0 and gap["flip_rate"] > 0.6, gap
     assert gap["direction"] == "toward support"

