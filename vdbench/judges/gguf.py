@@ -25,6 +25,7 @@ from vdbench.errors import JudgeError
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
 from vdbench.judges.prompting import (
     StancePrompt,
+    check_options,
     common_prefix_length,
     int_option,
     letter_token_ids,
@@ -118,14 +119,7 @@ class GGUFJudge:
         manifest_path: Path | None = None,
     ):
         options = dict(options or {})
-        where = str(manifest_path) if manifest_path else "gguf judge options"
-        unknown = set(options) - KNOWN_OPTIONS
-        if unknown:
-            raise JudgeError(
-                f"unknown gguf judge option(s): {', '.join(sorted(unknown))}",
-                where=where,
-                hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}",
-            )
+        where = check_options(options, KNOWN_OPTIONS, "gguf", manifest_path)
         self.model_path = Path(model_path).expanduser()
         check_model_file(self.model_path, manifest_path)
         self.prompt = prompt or StancePrompt.from_manifest({"options": options}, Path("."))

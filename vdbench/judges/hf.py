@@ -27,6 +27,7 @@ from vdbench.errors import JudgeError
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
 from vdbench.judges.prompting import (
     StancePrompt,
+    check_options,
     common_prefix_length,
     int_option,
     letter_token_ids,
@@ -118,14 +119,7 @@ class HFJudge:
         manifest_path: Path | None = None,
     ):
         options = dict(options or {})
-        where = str(manifest_path) if manifest_path else "hf judge options"
-        unknown = set(options) - KNOWN_OPTIONS
-        if unknown:
-            raise JudgeError(
-                f"unknown hf judge option(s): {', '.join(sorted(unknown))}",
-                where=where,
-                hint=f"known options: {', '.join(sorted(KNOWN_OPTIONS))}",
-            )
+        where = check_options(options, KNOWN_OPTIONS, "hf", manifest_path)
         self.model_dir = Path(model_dir).expanduser()
         check_model_dir(self.model_dir, manifest_path)
         self.prompt = prompt or StancePrompt.from_manifest({"options": options}, Path("."))

@@ -383,6 +383,20 @@ def score_with_letter_logits(
     return scores
 
 
+def check_options(options: dict[str, Any], known: set[str] | frozenset[str], backend: str,
+                  manifest_path: Path | None) -> str:
+    """Refuse unknown judge options; returns the location to name in later errors."""
+    where = str(manifest_path) if manifest_path else f"{backend} judge options"
+    unknown = set(options) - set(known)
+    if unknown:
+        raise JudgeError(
+            f"unknown {backend} judge option(s): {', '.join(sorted(unknown))}",
+            where=where,
+            hint=f"known options: {', '.join(sorted(known))}",
+        )
+    return where
+
+
 def int_option(
     options: dict[str, Any], key: str, default: int | None, *, minimum: int = 1, where: str
 ) -> int | None:
