@@ -285,7 +285,8 @@ class OpenAIJudge:
             p = [sum(r[0][k] for r in runs) / len(runs) for k in range(len(STANCES))]
             notes = sorted({r[1] for r in runs if r[1]})
             scores.append(
-                JudgeScore(*p, truncated=runs[0][2], note="; ".join(notes) if notes else None)
+                JudgeScore(p[0], p[1], p[2], truncated=runs[0][2],
+                           note="; ".join(notes) if notes else None)
             )
         return scores
 

@@ -73,11 +73,11 @@ def _direction(values: np.ndarray) -> Direction:
 
 
 def drift_time(
-    fractions: Sequence[float],
-    values: Sequence[float],
-    ci_lo: Sequence[float],
-    ci_hi: Sequence[float],
-    steps: Sequence[int] | None = None,
+    fractions: Sequence[float] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    ci_lo: Sequence[float] | np.ndarray | pd.Series,
+    ci_hi: Sequence[float] | np.ndarray | pd.Series,
+    steps: Sequence[int] | np.ndarray | None = None,
 ) -> DriftTime:
     """Drift time η of one stance curve of one stage (checkpoints in any order).
 
