@@ -26,6 +26,7 @@ def build_simpo_trainer(model, tokenizer, train_dataset, hp: SimPOHParams, outpu
         beta=hp.beta,
         simpo_gamma=hp.gamma,
         max_length=hp.max_length,
+        remove_unused_columns=False,  # CPO's collator needs the raw prompt/chosen/rejected columns
     )
     return CPOTrainer(model=model, args=args, train_dataset=train_dataset,
                       processing_class=tokenizer, callbacks=list(callbacks))
