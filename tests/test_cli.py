@@ -82,3 +82,12 @@ def test_runs_listing_shows_lineage(example_store: Path) -> None:
     runs = {r["run_id"]: r for r in json.loads(out.stdout)}
     assert runs["dpo"]["parent_run"] == "sft" and runs["dpo"]["parent_step"] == 800
     assert runs["sft"]["n_checkpoints"] == 9
+
+
+def test_demo_example_writes_a_store_and_reports_drift(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    out = vd("demo", "--example", "--db", str(db), "--json")
+    assert out.returncode == 0, out.stderr
+    reports = json.loads(out.stdout)
+    sft = next(d for d in reports["sft"]["drift"] if d["topic"] == "(all topics)")
+    assert sft["dominant"] == "neutral" and db.exists()

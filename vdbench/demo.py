@@ -157,15 +157,19 @@ def _summarise(stage: Stage, metrics: dict[str, Any], store: Any) -> dict[str, A
 
 
 def _print_table(out: Any, report: list[dict[str, Any]]) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="value drift on the micro world (all topics pooled; 95% bootstrap CIs)")
-    for col in ("run", "stance", "v start → end [CI]", "M", "η", "unhealthy", "sloppy"):
-        table.add_column(col)
+    table = Table(title="value drift on the micro world, all topics pooled",
+                  caption="v: start→end ± half-width of the end's 95% bootstrap CI; bad: share of "
+                  "unhealthy samples at the end; sloppy: style signal, start→end",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
+                  show_edge=False)
+    for col in ("run", "stance", "v", "M", "η", "bad", "sloppy"):
+        table.add_column(col, no_wrap=True)
     for r in report:
         lo, hi = r["v_to_ci"]
-        table.add_row(r["run"], r["stance"], f"{r['v_from']:.2f} → {r['v_to']:.2f} [{lo:.2f}, {hi:.2f}]",
-                      f"{r['M']:+.2f}", f"{r['eta']:.2f}",
-                      f"{r['unhealthy_from']:.2f}→{r['unhealthy_to']:.2f}",
+        table.add_row(r["run"], r["stance"], f"{r['v_from']:.2f}→{r['v_to']:.2f}±{(hi - lo) / 2:.2f}",
+                      f"{r['M']:+.2f}", f"{r['eta']:.2f}", f"{r['unhealthy_to']:.2f}",
                       f"{r['sloppy_from']:.2f}→{r['sloppy_to']:.2f}")
     out.print(table)
