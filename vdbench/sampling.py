@@ -183,7 +183,6 @@ def sample_checkpoints(
     """
     from vdbench.training import distributed
     from vdbench.training.generation import (
-        GenerationSettings,
         forked_rng,
         sample_prompts,
         step_seed,
@@ -231,10 +230,7 @@ def sample_checkpoints(
                 ref.path, trust_remote_code=trust_remote_code, dtype=dtype or ("auto" if _has_cuda() else None),
                 device=str(device) if device is not None else None, tokenizer_path=tokenizer_path)
             seed = step_seed(cfg.seed, run.run_id, ref.step)
-            settings = GenerationSettings(
-                samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature, top_p=cfg.top_p,
-                max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                seed=seed + distributed.rank())
+            settings = cfg.generation_settings(seed + distributed.rank())
             with forked_rng(seed):
                 generations = sample_prompts(
                     model, tokenizer, [p.text for p in eval_set.prompts], settings,

@@ -32,7 +32,6 @@ from vdbench.training import distributed
 from vdbench.training.config import DriftConfig
 from vdbench.training.generation import (
     Generation,
-    GenerationSettings,
     forked_rng,
     sample_prompts,
     step_seed,
@@ -150,11 +149,7 @@ class DriftCallback(TrainerCallback):
     def _generate(self, step: int, model, tokenizer, args) -> list[Generation]:
         cfg = self.config
         seed = step_seed(cfg.seed, self.run.run_id, step)
-        settings = GenerationSettings(
-            samples_per_prompt=cfg.samples_per_prompt, temperature=cfg.temperature,
-            top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-            seed=seed + distributed.rank(),
-        )
+        settings = cfg.generation_settings(seed + distributed.rank())
         device = getattr(args, "device", None) if args is not None else None
         with forked_rng(seed):
             return sample_prompts(

@@ -38,6 +38,16 @@ class DriftConfig:
     seed: int = 0
     sync_generate: bool | None = None  # None: on when ZeRO-3 / FSDP shard the weights
 
+    def generation_settings(self, seed: int):
+        """The sampler's settings for one process (`seed` already includes the rank)."""
+        from vdbench.training.generation import GenerationSettings
+
+        return GenerationSettings(
+            samples_per_prompt=self.samples_per_prompt, temperature=self.temperature,
+            top_p=self.top_p, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+            seed=seed,
+        )
+
     def gen_settings(self) -> dict[str, Any]:
         """What a sample row records about how it was generated."""
         return {
