@@ -91,3 +91,19 @@ def test_demo_example_writes_a_store_and_reports_drift(tmp_path: Path) -> None:
     reports = json.loads(out.stdout)
     sft = next(d for d in reports["sft"]["drift"] if d["topic"] == "(all topics)")
     assert sft["dominant"] == "neutral" and db.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--db", "/no/such/dir/demo.duckdb"], "directory of --db does not exist"),
+    (["--only", "sft-chat", "nonsense"], "unknown demo stage(s): nonsense"),
+    (["--judge", "nope"], "unknown judge 'nope'"),
+])
+def test_demo_refuses_bad_options_before_building_anything(tmp_path: Path, args: list[str],
+                                                           message: str) -> None:
+    work = tmp_path / "work"
+    base = ["demo", "--workdir", str(work)]
+    if "--db" not in args:
+        base += ["--db", str(tmp_path / "demo.duckdb")]
+    out = vd(*base, *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert not work.exists() and not (tmp_path / "demo.duckdb").exists()

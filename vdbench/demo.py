@@ -65,6 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from vdbench.micro import build_micro_world
     from vdbench.store import Store
 
+    _check_request(args)  # before minutes of pre-training, not after
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -97,6 +98,22 @@ def run_demo(args: argparse.Namespace) -> int:
     out.print(f"done in {elapsed / 60:.1f} min. Explore: vdbench tui --db {db}    "
               f"vdbench metrics --db {db} --run sft-chat", markup=False)
     return 0
+
+
+def _check_request(args: argparse.Namespace) -> None:
+    """Refuse a bad --db, --only or --judge before any model is built."""
+    from vdbench.errors import InputError
+    from vdbench.judges.registry import find_manifest, read_manifest
+
+    parent = Path(args.db).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise InputError("directory of --db does not exist", where=str(parent))
+    known = [st.run for st in stages(args.quick)]
+    unknown = [name for name in args.only or [] if name not in known]
+    if unknown:
+        raise InputError(f"unknown demo stage(s): {', '.join(unknown)}",
+                         hint=f"stages: {', '.join(known)}")
+    read_manifest(find_manifest(args.judge))
 
 
 def run_stages(chosen: list[Stage], world: Any, db: Path, runs_dir: Path, seed: int, judge: str,
