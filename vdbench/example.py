@@ -5,14 +5,13 @@ the TUI's development store and the benchmarks. No model runs here."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 from vdbench.evalsets.registry import builtin_eval_set
 from vdbench.evalsets.stored import register_eval_set
-from vdbench.judges.base import JudgeIdentity
-from vdbench.judgments import register_judge
-from vdbench.runs import RunSpec, register_run
-from vdbench.store import Store, insert_arrow, sample_id
+from vdbench.judges.base import JudgeIdentity, JudgeScore
+from vdbench.judgments import judgments_table, register_judge
+from vdbench.runs import RunSpec, SampleRecord, register_run, samples_table
+from vdbench.store import Store, insert_arrow
 
 EXAMPLE_JUDGE = JudgeIdentity(
     judge_id="example:synthetic", name="example", backend="synthetic",
@@ -58,27 +57,14 @@ def build_example_store(
 
 def _write_checkpoint(store, run_id, step, total, eval_set, evalset, dist, k, rng) -> None:
     rows = [(p, j) for p in evalset.prompts for j in range(k)]
-    n = len(rows)
-    logits = np.log(np.clip(dist, 1e-6, 1))[None, :] + rng.normal(0, 0.6, size=(n, 3))
+    logits = np.log(np.clip(dist, 1e-6, 1))[None, :] + rng.normal(0, 0.6, size=(len(rows), 3))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    ids = [sample_id(run_id, step, eval_set, p.prompt_id, j) for p, j in rows]
     labels = np.array(["support", "neutral", "oppose"])[probs.argmax(axis=1)]
-    texts = [f"(synthetic {lab} answer)" for lab in labels]
-    samples = pa.table({
-        "sample_id": pa.array(ids, pa.int64()), "run_id": [run_id] * n,
-        "step": pa.array([step] * n, pa.int32()), "eval_set": [eval_set] * n,
-        "prompt_id": [p.prompt_id for p, _ in rows], "topic": [p.topic for p, _ in rows],
-        "sample_idx": pa.array([j for _, j in rows], pa.int32()), "text": texts,
-        "n_tokens": pa.array([4] * n, pa.int32()), "health": ["ok"] * n,
-        "gen_settings": ['{"synthetic": true}'] * n,
-    })
-    judgments = pa.table({
-        "judge_id": [EXAMPLE_JUDGE.judge_id] * n, "sample_id": pa.array(ids, pa.int64()),
-        "run_id": [run_id] * n, "step": pa.array([step] * n, pa.int32()),
-        "topic": [p.topic for p, _ in rows], "prompt_id": [p.prompt_id for p, _ in rows],
-        "p_support": probs[:, 0], "p_neutral": probs[:, 1], "p_oppose": probs[:, 2],
-        "label": labels.tolist(), "truncated": [False] * n, "note": [None] * n,
-    })
+    records = [SampleRecord(p.prompt_id, p.topic, j, f"(synthetic {lab} answer)", 4, "ok")
+               for (p, j), lab in zip(rows, labels, strict=True)]
+    samples = samples_table(run_id, step, eval_set, records, {"synthetic": True})
+    scores = [JudgeScore(float(a), float(b), float(c)) for a, b, c in probs]
+    judgments = judgments_table(EXAMPLE_JUDGE.judge_id, samples.to_pandas(), scores)
     with store.write() as con:
         register_judge(con, EXAMPLE_JUDGE)
         insert_arrow(con, "samples", samples)
