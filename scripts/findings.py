@@ -1,8 +1,8 @@
 """Run the micro-world drift study over several seeds and write docs/findings.md.
 
-Each seed builds its own micro world and store, runs every demo stage (SFT on chat, then
-DPO / SimPO on gap-support and style pairs, PPO at a small and a large KL coefficient)
-through the `vdbench train` code path, judges inline with the probe, and reports the
+Each seed builds its own micro world and store, runs every demo stage (SFT on chat and on
+instruct data, then DPO / SimPO on gap-support and style pairs, PPO at a small and a large
+KL coefficient) through the demo's jobs, i.e. the `vdbench train` code path, judges inline with the probe, and reports the
 moved stance's M and η with 95% bootstrap CIs, output health, the style signal and PPO's
 measured KL. Usage: python scripts/findings.py --seeds 0 1 2 --workdir .vdbench/findings
 """
@@ -26,36 +26,39 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workdir", default=".vdbench/findings")
     parser.add_argument("--out", default="docs/findings.md")
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: demo's)")
     args = parser.parse_args()
 
-    import torch
+    from rich.console import Console
 
-    torch.set_num_threads(1)
-    from vdbench.demo import _summarise, run_stages, stages
+    from vdbench.demo import _build_world, _jobs, default_jobs, plan, run_jobs
+    from vdbench.demo_summary import sloppy_share, stage_row
     from vdbench.metrics.report import run_metrics
-    from vdbench.micro import build_micro_world
+    from vdbench.progress import Board
     from vdbench.store import Store
 
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    workers = args.jobs or default_jobs()
+    full = plan(quick=False)
     rows: list[dict] = []
     started = time.perf_counter()
     for seed in args.seeds:
-        world = build_micro_world(work / f"micro-seed{seed}", seed=seed)
         db = work / f"seed{seed}.duckdb"
-        chosen = stages(quick=False)
-        summaries = run_stages(chosen, world, db, work / f"runs-seed{seed}", seed, "probe",
-                               lambda t: print(t, file=sys.stderr, flush=True))
+        demo_args = argparse.Namespace(seed=seed, judge="probe")
+        with Board(Console(stderr=True)) as board:
+            world = _build_world(work, seed, workers, board)
+            results = run_jobs(_jobs(list(full.stages), [], full, world, db, work / f"runs-seed{seed}",
+                                     demo_args), workers=workers, board=board)
         cache = work / f"seed{seed}-training.json"
         saved = json.loads(cache.read_text()) if cache.exists() else {}
-        saved.update(summaries)
+        saved.update({k: v for k, v in results.items() if "metrics" in v})
         cache.write_text(json.dumps(saved, indent=2, default=str))
         store = Store(db)
-        for stage in chosen:
+        for stage in full.stages:
             metrics = run_metrics(store, stage.run, n_boot=1000, seed=seed)
-            row = _summarise(stage, metrics, store)
+            row = stage_row(stage, metrics, sloppy_share(store, stage.run))
             row["seed"] = seed
-            row["M_ci"] = _m_ci(metrics, stage.moved)
             train = saved.get(stage.run, {}).get("metrics", {})
             row["reference_kl"] = train.get("reference_kl")
             row["hparams"] = {k: v for k, v in metrics["hparams"].items()
@@ -68,14 +71,6 @@ def main() -> int:
     return 0
 
 
-def _m_ci(metrics: dict, stance: str) -> list[float]:
-    """A 95% interval for M = v_last − v_first: the endpoint CIs combined (conservative)."""
-    pooled = [v for v in metrics["values"] if v["topic"] == "(all topics)"]
-    lo0, hi0 = pooled[0]["ci"][stance]
-    lo1, hi1 = pooled[-1]["ci"][stance]
-    return [lo1 - hi0, hi1 - lo0]
-
-
 def render(rows: list[dict], seeds: list[int], seconds: float) -> str:
     runs = list(dict.fromkeys(r["run"] for r in rows))
     lines = [
@@ -84,8 +79,8 @@ def render(rows: list[dict], seeds: list[int], seconds: float) -> str:
         "Written by `scripts/findings.py` (seeds " + ", ".join(map(str, seeds)) +
         f"; {seconds / 60:.0f} min on 2 CPU cores). Eval set `vprism-mini` (11 topics × 5 "
         "prompts) × 4 samples at temperature 0.7, ≤ 48 new tokens, judged by the probe. "
-        "All topics pooled. M = v_last − v_first of the moved stance, with a conservative "
-        "95% interval from the two endpoints' bootstrap CIs; η = drift time (fraction of the "
+        "All topics pooled. M = v_last − v_first of the moved stance, with its 95% paired "
+        "bootstrap interval (prompts resampled once for both checkpoints); η = drift time (fraction of the "
         "stage at which the stance first enters the 95% CI of its extreme). `unhealthy` = "
         "share of empty / truncated / repetitive / degenerate samples; `sloppy` = share of "
         "answers in the micro world's terse/lowercase style (the style signal).",

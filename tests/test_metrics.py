@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,11 +11,13 @@ import pytest
 
 from vdbench.metrics import (
     DriftTime,
+    bootstrap_drift_interval,
     bootstrap_replicates,
     bootstrap_topic_values,
     dominant_drift,
     drift_magnitude,
     drift_time,
+    paired_drift_replicates,
     percentile_interval,
     stage_drift,
     topic_values,
@@ -235,6 +238,154 @@ def test_drift_magnitude_is_signed_to_minus_from() -> None:
         )["support"]
         == -1.0
     )
+
+
+# ---------------------------------------------------------------- drift magnitude interval
+
+
+def _shifted(bases: list[float], shift: float, noise: tuple[float, ...] = (0.0,)) -> pd.DataFrame:
+    """Topic "a": prompt i at step 0 has samples bases[i] + noise; at step 10, all + shift."""
+    return samples(
+        [("a", 0, f"p{i}", b + d) for i, b in enumerate(bases) for d in noise]
+        + [("a", 10, f"p{i}", b + shift + d) for i, b in enumerate(bases) for d in noise]
+    )
+
+
+def test_drift_interval_identical_steps_one_sample_each_is_zero() -> None:
+    df = _shifted([0.1, 0.3, 0.5, 0.9, 0.7], shift=0.0)
+    v = topic_values(df).set_index("step")
+    m = drift_magnitude(v.loc[0, ["v_support", "v_neutral", "v_oppose"]].to_numpy(),
+                        v.loc[10, ["v_support", "v_neutral", "v_oppose"]].to_numpy())
+    assert m == {"support": 0.0, "neutral": 0.0, "oppose": 0.0}
+    ci = bootstrap_drift_interval(df, 0, 10, n_boot=500)
+    # Same prompts drawn at both steps, one sample each: every replicate is exactly 0.
+    assert ci == {"support": (0.0, 0.0), "neutral": (0.0, 0.0), "oppose": (0.0, 0.0)}
+
+
+def test_drift_interval_constant_shift_is_exact() -> None:
+    # Every prompt's p_support rises by exactly .2 and no prompt varies within itself.
+    df = _shifted([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], shift=0.2, noise=(0.0, 0.0, 0.0))
+    ci = bootstrap_drift_interval(df, 0, 10, n_boot=1000)
+    assert ci["support"] == pytest.approx((0.2, 0.2), abs=1e-12)
+    assert ci["neutral"] == pytest.approx((-0.2, -0.2), abs=1e-12)
+    assert ci["oppose"] == (0.0, 0.0)
+
+
+def test_drift_interval_is_paired_over_prompts() -> None:
+    # Prompts spread from .05 to .7 (sd ~.19), each shifts by +.2 with +-.02 sample noise.
+    # Unpaired, the prompt spread enters twice: width ~ 4 * sqrt(2) * .19 / sqrt(20) ~ .24.
+    # Paired, only within-prompt noise remains: width ~ .01.
+    df = _shifted(list(np.linspace(0.05, 0.7, 20)), shift=0.2, noise=(-0.02, 0.0, 0.01, 0.02))
+    lo, hi = bootstrap_drift_interval(df, 0, 10, n_boot=1000)["support"]
+    assert lo < 0.2 < hi
+    assert hi - lo < 0.03
+    unpaired = (bootstrap_replicates(df[df["step"] == 10], n_boot=1000, seed=1)
+                - bootstrap_replicates(df[df["step"] == 0], n_boot=1000, seed=2))
+    u_lo, u_hi = percentile_interval(unpaired)[:, 0]
+    assert u_hi - u_lo > 0.15
+    assert hi - lo < (u_hi - u_lo) / 5
+
+
+def test_drift_interval_resamples_samples_independently_at_each_step() -> None:
+    # One prompt: step 0 has samples .2 and .4, step 10 one sample .5. Replicates of M are
+    # .5 - (mean of 2 draws from {.2, .4}) = .3, .2, .1 with probabilities 1/4, 1/2, 1/4.
+    df = samples([("a", 0, "p", 0.2), ("a", 0, "p", 0.4), ("a", 10, "p", 0.5)])
+    reps = paired_drift_replicates(df, 0, 10, n_boot=4000, seed=0)[:, 0]
+    values, counts = np.unique(reps.round(12), return_counts=True)
+    np.testing.assert_allclose(values, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(counts / 4000, [0.25, 0.5, 0.25], atol=0.03)
+    lo, hi = bootstrap_drift_interval(df, 0, 10, n_boot=4000)["support"]
+    assert (lo, hi) == pytest.approx((0.1, 0.3))
+
+
+def test_drift_interval_is_deterministic_per_seed_and_order_free() -> None:
+    df = _synthetic(12, steps=(0, 5, 9))
+    df.loc[df["step"] == 9, "p_support"] = df["p_support"] * 0.5
+    first = bootstrap_drift_interval(df, 0, 9, n_boot=300, seed=7)
+    assert first == bootstrap_drift_interval(df, 0, 9, n_boot=300, seed=7)
+    # Row order and rows at other steps do not matter.
+    shuffled = df[df["step"] != 5].sample(frac=1.0, random_state=3)
+    assert first == bootstrap_drift_interval(shuffled, 0, 9, n_boot=300, seed=7)
+    assert first != bootstrap_drift_interval(df, 0, 9, n_boot=300, seed=8)
+    np.testing.assert_array_equal(paired_drift_replicates(df, 0, 9, n_boot=50, seed=1),
+                                  paired_drift_replicates(df, 0, 9, n_boot=50, seed=1))
+
+
+def test_drift_interval_drops_prompts_missing_at_either_step() -> None:
+    base = _shifted([0.1, 0.3, 0.5, 0.7], shift=0.1, noise=(-0.05, 0.05))
+    extra = samples([("a", 0, "only_from", 0.9), ("a", 10, "only_to", 0.0),
+                     ("a", 10, "p0", np.nan)])  # an unjudged sample is a missing sample
+    extra.loc[2, ["p_neutral", "p_oppose"]] = np.nan
+    with_extra = pd.concat([base, extra], ignore_index=True)
+    assert (bootstrap_drift_interval(with_extra, 0, 10, n_boot=400)
+            == bootstrap_drift_interval(base, 0, 10, n_boot=400))
+
+
+def test_drift_interval_edge_cases_and_arguments() -> None:
+    df = _shifted([0.1, 0.3], shift=0.2, noise=(-0.05, 0.05))
+    np.testing.assert_array_equal(paired_drift_replicates(df, 10, 10, n_boot=5), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="no judged samples at step 3"):
+        bootstrap_drift_interval(df, 0, 3)
+    with pytest.raises(ValueError, match="one topic"):
+        bootstrap_drift_interval(pd.concat([df, df.assign(topic="b")]), 0, 10)
+    with pytest.raises(ValueError, match="no prompt judged at both steps"):
+        renamed = np.where(df["step"] == 10, "new_" + df["prompt_id"], df["prompt_id"])
+        bootstrap_drift_interval(df.assign(prompt_id=renamed), 0, 10)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_drift_interval(df, 0, 10, confidence=1.0)
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_drift_interval(df, 0, 10, n_boot=0)
+
+
+def test_drift_interval_is_fast_enough() -> None:
+    rng = np.random.default_rng(0)
+    n_p, n_s = 55, 4
+    p = rng.dirichlet([1.0, 1.0, 1.0], size=2 * n_p * n_s)
+    df = pd.DataFrame(
+        {
+            "topic": "t",
+            "step": np.repeat([0, 100], n_p * n_s),
+            "prompt_id": np.tile(np.repeat([f"p{i}" for i in range(n_p)], n_s), 2),
+            "sample_idx": np.tile(np.arange(n_s), 2 * n_p),
+            "p_support": p[:, 0],
+            "p_neutral": p[:, 1],
+            "p_oppose": p[:, 2],
+        }
+    )
+    bootstrap_drift_interval(df, 0, 100, n_boot=10)  # warm up imports and caches
+    start = time.process_time()  # CPU time: robust to other load on the machine
+    bootstrap_drift_interval(df, 0, 100, n_boot=1000)
+    assert time.process_time() - start < 0.1
+
+
+def test_run_metrics_reports_a_paired_interval_for_each_drift(example_store: Path) -> None:
+    from vdbench.metrics.report import ALL_TOPICS, run_metrics
+    from vdbench.store import Store
+
+    store = Store(example_store)
+    keys = {"M", "M_ci", "v_from", "v_to", "eta", "direction", "extreme_value",
+            "extreme_fraction", "extreme_ci", "first_step"}
+    for run in ("sft", "dpo"):
+        report = run_metrics(store, run, n_boot=200)
+        assert ALL_TOPICS in {d["topic"] for d in report["drift"]}
+        for d in report["drift"]:
+            for s, e in d["stances"].items():
+                assert set(e) == keys
+                lo, hi = e["M_ci"]
+                assert lo <= e["M"] <= hi, (run, d["topic"], s)
+                assert hi - lo < 0.4
+    # The moved stances' intervals exclude 0; --from-step/--to-step get their own interval,
+    # the same as the drift's when the steps are the stage's ends.
+    overall = next(d for d in report["drift"] if d["topic"] == ALL_TOPICS)
+    assert overall["stances"]["support"]["M_ci"][0] > 0
+    assert overall["stances"]["neutral"]["M_ci"][1] < 0
+    ends = run_metrics(store, "dpo", n_boot=200, from_step=0, to_step=800)["between"]
+    assert ends["M_ci"][ALL_TOPICS] == {s: e["M_ci"] for s, e in overall["stances"].items()}
+    mid = run_metrics(store, "dpo", n_boot=200, from_step=300)["between"]
+    for topic, m in mid["M"].items():
+        for s, v in m.items():
+            lo, hi = mid["M_ci"][topic][s]
+            assert lo <= v <= hi, (topic, s)
 
 
 # ---------------------------------------------------------------- drift time

@@ -1,6 +1,10 @@
-"""The embedded default, end to end: micro world → SFT → DPO / SimPO / PPO with drift
-capture → probe judge → metrics. Every stage goes through the same code as
-`vdbench train` (the command line is parsed, then run), so the demo exercises what users run.
+"""The embedded default, end to end: micro world → SFT (chat, instruct) → DPO / SimPO / PPO
+with drift capture → probe judge → metrics, plus a value-gap audit of the preference sets.
+
+Every training stage goes through the same code as `vdbench train` (its command line is
+parsed, then run) and every audit through `vdbench audit`'s pipeline, so the demo exercises
+what users run. Stages that do not depend on each other run in parallel worker processes
+(one torch thread each); a rerun skips whatever the store already holds.
 """
 
 from __future__ import annotations
@@ -27,166 +31,315 @@ class Stage:
     note: str
 
 
-# Matched drift capture for every stage: 55 prompts (vprism-mini) × 4 samples, 48 new tokens.
-DRIFT = ("--eval-set", "vprism-mini", "--samples", "4", "--max-new-tokens", "48",
-         "--temperature", "0.7", "--gen-batch-size", "128")
+@dataclass(frozen=True)
+class Audit:
+    name: str  # dataset name in the store
+    dataset: str  # key of MicroWorld.datasets
+    limit: int  # first N pairs (the audit is a sample of the set)
+    note: str
 
 
-def stages(quick: bool) -> list[Stage]:
-    """SFT on neutral-heavy chat data, then preference stages from its final checkpoint."""
-    sft_steps = "60" if quick else "94"
-    pref_steps = "30" if quick else "60"
-    pref_sched = ("--eval-steps", "0,5,10,20,30,45,60") if not quick else ("--eval-steps", "0,5,10,20,30")
-    pref = ("--lr", "5e-5", "--batch-size", "16", "--max-steps", pref_steps, *pref_sched)
-    return [
-        Stage("sft-chat", "sft", "chat", None,
-              ("--lr", "5e-4", "--batch-size", "16", "--max-steps", sft_steps,
-               "--eval-steps", "0,2,5,10,15,20,30,45,60,75"), "neutral",
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    drift: tuple[str, ...]
+    stages: tuple[Stage, ...]
+    audits: tuple[Audit, ...]
+
+    def stage_names(self) -> list[str]:
+        return [st.run for st in self.stages]
+
+
+def plan(quick: bool) -> Plan:
+    """What the demo runs. Full: 55 prompts × 4 samples per checkpoint on a dense-early
+    schedule; quick: 55 × 2, fewer steps and checkpoints (a smoke run, same code paths)."""
+    if quick:
+        drift = ("--eval-set", "vprism-mini", "--samples", "2", "--max-new-tokens", "48")
+        sft = ("--max-steps", "40", "--eval-steps", "0,5,10,20")
+        pref = ("--max-steps", "16", "--eval-steps", "0,4,8")
+        ppo = ("--max-steps", "8", "--eval-steps", "0,4", "--response-length", "48", "--rm-epochs", "0.3")
+        audit_limit = 100
+    else:
+        drift = ("--eval-set", "vprism-mini", "--samples", "4", "--max-new-tokens", "48")
+        sft = ("--max-steps", "94", "--eval-steps", "0,2,5,10,15,20,30,45,60,75")
+        pref = ("--max-steps", "60", "--eval-steps", "0,5,10,20,30,45,60")
+        ppo = ("--max-steps", "30", "--eval-steps", "0,2,5,10,20,30", "--response-length", "48")
+        audit_limit = 500
+    drift = (*drift, "--temperature", "0.7", "--gen-batch-size", "128")
+    sft = ("--lr", "5e-4", "--batch-size", "16", *sft)
+    pref = ("--lr", "5e-5", "--batch-size", "16", *pref)
+    dpo, simpo = (*pref, "--beta", "0.1"), (*pref, "--beta", "2.0", "--gamma", "1.0")
+    stages = (
+        Stage("sft-chat", "sft", "chat", None, sft, "neutral",
               "SFT on a 70 %-neutral chat set (like WildChat)"),
-        Stage("dpo-gap-support", "dpo", "gap-support", "sft-chat", (*pref, "--beta", "0.1"), "support",
-              "DPO on support-vs-other pairs"),
-        Stage("simpo-gap-support", "simpo", "gap-support", "sft-chat",
-              (*pref, "--beta", "2.0", "--gamma", "1.0"), "support", "SimPO on the same pairs"),
-        Stage("dpo-style", "dpo", "style", "sft-chat", (*pref, "--beta", "0.1"), "support",
-              "DPO on style-only pairs (same stance, different quality): a control"),
-        Stage("simpo-style", "simpo", "style", "sft-chat", (*pref, "--beta", "2.0", "--gamma", "1.0"),
-              "support", "SimPO on the style-only pairs: a control"),
+        Stage("sft-instruct", "sft", "instruct", None, sft, "support",
+              "SFT on a 70 %-support instruct set (like Alpaca)"),
+        Stage("dpo-gap-support", "dpo", "gap-support", "sft-chat", dpo, "support",
+              "DPO on support-vs-other pairs (value gap)"),
+        Stage("simpo-gap-support", "simpo", "gap-support", "sft-chat", simpo, "support",
+              "SimPO on the same pairs"),
         *(Stage(f"ppo-gap-support-kl{kl}", "ppo", "gap-support", "sft-chat",
-                ("--lr", "1e-5", "--batch-size", "16", "--max-steps", "20" if quick else "30",
-                 "--kl-coef", kl, "--response-length", "48", "--eval-steps", "0,2,5,10,20,30"),
-                "support", f"PPO with a graded reward model, KL coefficient {kl} to the SFT policy")
+                ("--lr", "1e-5", "--batch-size", "16", *ppo, "--kl-coef", kl), "support",
+                f"PPO with a graded reward model, KL coefficient {kl} to the SFT policy")
           for kl in ("0.05", "1.0")),
-    ]
+        Stage("dpo-style", "dpo", "style", "sft-chat", dpo, "support",
+              "DPO on style-only pairs (same stance, better answer): a control"),
+        Stage("simpo-style", "simpo", "style", "sft-chat", simpo, "support",
+              "SimPO on the style-only pairs: a control"),
+    )
+    audits = (
+        Audit("micro-gap-support", "gap-support", audit_limit, "value-gap pairs (support chosen)"),
+        Audit("micro-style", "style", audit_limit, "style-only pairs (same stance)"),
+    )
+    return Plan(quick, drift, stages, audits)
+
+
+def default_paths(args: argparse.Namespace) -> tuple[Path, str]:
+    """The store and the runs-directory suffix: quick runs never mix with full ones."""
+    db = args.db or ("vdbench-demo-quick.duckdb" if args.quick else "vdbench-demo.duckdb")
+    return Path(db), "-quick" if args.quick else ""
+
+
+def default_jobs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from vdbench.errors import InputError
-    from vdbench.metrics.report import run_metrics
-    from vdbench.micro import build_micro_world
-    from vdbench.store import Store
+    from vdbench.demo_summary import build_summary, print_summary
+    from vdbench.progress import Board
 
-    _check_request(args)  # before minutes of pre-training, not after
+    the_plan = plan(args.quick)
+    db, suffix = default_paths(args)
+    _check_request(args, the_plan, db)  # before minutes of pre-training, not after
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("VDBENCH_THREADS", "1")))
-    out = console()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
     work = Path(args.workdir).expanduser()
     work.mkdir(parents=True, exist_ok=True)
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else (
-        lambda text: out.print(text, markup=False))
-    say(f"micro world (seed {args.seed}) in {work / f'micro-seed{args.seed}'} ...")
-    world = build_micro_world(work / f"micro-seed{args.seed}", seed=args.seed)
-    db = Path(args.db)
-    store = Store(db)
-    chosen = [st for st in stages(args.quick) if not args.only or st.run in args.only]
-    summaries = run_stages(chosen, world, db, work / f"runs-seed{args.seed}", args.seed, args.judge, say)
-    report = []
-    for stage in chosen:
-        try:
-            metrics = run_metrics(store, stage.run, n_boot=500, seed=args.seed)
-        except InputError:
-            continue
-        report.append(_summarise(stage, metrics, store))
-    elapsed = time.perf_counter() - started
+    chosen = [st for st in the_plan.stages if not args.only or st.run in args.only]
+    audits = [] if args.only and "audit" not in args.only else list(the_plan.audits)
+    board_console = console(stderr=True)
+    workers = args.jobs or default_jobs()
+    with Board(board_console) as board:
+        world = _build_world(work, args.seed, workers, board)
+        results = run_jobs(
+            _jobs(chosen, audits, the_plan, world, db, work / f"runs-seed{args.seed}{suffix}", args),
+            workers=workers, board=board,
+        )
+    summary = build_summary(db, chosen, audits, results, seed=args.seed)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["quick"] = args.quick
     if args.json:
-        print_json({"db": str(db), "seconds": round(elapsed, 1), "stages": report, "training": summaries})
+        print_json(summary)
         return 0
-    _print_table(out, report)
-    out.print(f"done in {elapsed / 60:.1f} min. Explore: vdbench tui --db {db}    "
-              f"vdbench metrics --db {db} --run sft-chat", markup=False)
+    opens_tui = not args.no_tui and sys.stdout.isatty() and sys.stdin.isatty()
+    out = console()
+    print_summary(out, summary, tui_next=opens_tui)
+    if opens_tui:
+        from vdbench.tui.app import VdbenchApp
+
+        VdbenchApp(str(db)).run()
+        out.print(f"store: {db}   (again: vdbench tui --db {db})", markup=False)
     return 0
 
 
-def _check_request(args: argparse.Namespace) -> None:
-    """Refuse a bad --db, --only or --judge before any model is built."""
+def _check_request(args: argparse.Namespace, the_plan: Plan, db: Path) -> None:
+    """Refuse a bad --db, --only, --jobs or --judge before any model is built."""
     from vdbench.errors import InputError
     from vdbench.judges.registry import find_manifest, read_manifest
 
-    parent = Path(args.db).expanduser().resolve().parent
+    parent = db.expanduser().resolve().parent
     if not parent.is_dir():
         raise InputError("directory of --db does not exist", where=str(parent))
-    known = [st.run for st in stages(args.quick)]
+    known = [*the_plan.stage_names(), "audit"]
     unknown = [name for name in args.only or [] if name not in known]
     if unknown:
         raise InputError(f"unknown demo stage(s): {', '.join(unknown)}",
                          hint=f"stages: {', '.join(known)}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     read_manifest(find_manifest(args.judge))
 
 
-def run_stages(chosen: list[Stage], world: Any, db: Path, runs_dir: Path, seed: int, judge: str,
-               say: Any) -> dict[str, Any]:
-    """Train each stage through the `vdbench train` code path; skip stages already stored."""
+def _build_world(work: Path, seed: int, threads: int, board: Any) -> Any:
+    from vdbench.micro import build_micro_world
+
+    job = "micro world"
+    board.add(job, 0, "loading")
+    # Nothing else runs yet, so pre-training gets every thread the workers will share.
+    world = build_micro_world(work / f"micro-seed{seed}", seed=seed, num_threads=threads,
+                              progress=board.fn(job))
+    board.finish(job, "cached" if world.from_cache else
+                 f"built in {world.manifest['pretrain']['seconds']:.0f} s")
+    return world
+
+
+# -- jobs ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """One unit of work for a worker process: a training stage or an audit."""
+
+    name: str
+    kind: str  # "train" | "audit"
+    needs: tuple[str, ...]
+    spec: dict[str, Any]
+
+
+# Longest first once their parent is done, so the two workers finish together.
+_PRIORITY = ("sft-chat", "reward model", "ppo-gap-support-kl0.05", "ppo-gap-support-kl1.0",
+             "dpo-gap-support", "simpo-gap-support", "sft-instruct", "dpo-style", "simpo-style")
+REWARD_JOB = "reward model"
+
+
+def _jobs(chosen: list[Stage], audits: list[Audit], the_plan: Plan, world: Any, db: Path,
+          runs_dir: Path, args: argparse.Namespace) -> list[Job]:
+    names = {st.run for st in chosen}
+    jobs = []
+    reward_dir = runs_dir / "reward-model"
+    for stage in chosen:
+        argv = ["train", stage.algorithm, "--data", str(world.datasets[stage.dataset]),
+                "--db", str(db), "--run", stage.run, "--seed", str(args.seed),
+                "--output-dir", str(runs_dir / stage.run), "--judge", args.judge, *the_plan.drift,
+                *stage.options, "--json"]
+        argv += ["--parent", stage.parent] if stage.parent else ["--model", str(world.base)]
+        needs = (stage.parent,) if stage.parent in names else ()
+        if stage.algorithm == "ppo":
+            # Every PPO stage scores with one reward model, trained once on the same pairs.
+            if not any(j.name == REWARD_JOB for j in jobs):
+                jobs.append(Job(REWARD_JOB, "reward", needs, {"argv": argv, "output": str(reward_dir)}))
+            argv, needs = [*argv, "--reward-model", str(reward_dir)], (*needs, REWARD_JOB)
+        jobs.append(Job(stage.run, "train", needs, {"argv": argv}))
+    for audit in audits:
+        jobs.append(Job(f"audit {audit.name}", "audit", (), {
+            "db": str(db), "input": str(world.datasets[audit.dataset]), "name": audit.name,
+            "limit": audit.limit, "judge": args.judge, "seed": args.seed}))
+    order = {name: i for i, name in enumerate(_PRIORITY)}
+    return sorted(jobs, key=lambda j: order.get(j.name, len(order)))
+
+
+def run_jobs(jobs: list[Job], *, workers: int, board: Any) -> dict[str, Any]:
+    """Run `jobs` on `workers` spawned processes, each job once its `needs` are done.
+
+    Progress travels back through a queue. The first failure stops everything and is
+    raised here (an InputError keeps its message and exit code).
+    """
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()
+    for job in jobs:
+        board.add(job.name)
+    results: dict[str, Any] = {}
+    pending = list(jobs)
+    running: dict[Future, Job] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                name, kind, *rest = events.get_nowait()
+            except queue_mod.Empty:
+                return
+            if kind == "progress":
+                board.update(name, *rest)
+            else:
+                board.finish(name, rest[0])
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(events,)) as pool:
+        try:
+            while pending or running:
+                for job in [j for j in pending if all(n in results for n in j.needs)]:
+                    if len(running) >= workers:
+                        break
+                    pending.remove(job)
+                    running[pool.submit(_run_job, job)] = job
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                drain()
+                for future in done:
+                    job = running.pop(future)
+                    results[job.name] = future.result()  # raises the worker's error
+            drain()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            raise
+    return results
+
+
+_EVENTS: Any = None
+
+
+def _worker_init(events: Any) -> None:
+    global _EVENTS
+    _EVENTS = events
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("VDBENCH_THREADS", "1")))
+
+
+def _run_job(job: Job) -> dict[str, Any]:
+    def report(phase: str, done: int, total: int) -> None:
+        _EVENTS.put((job.name, "progress", phase, done, total))
+
+    started = time.perf_counter()
+    work = {"train": _train, "reward": _reward, "audit": _audit}[job.kind]
+    result = work(job, report)
+    text = result.pop("_status", None) or f"done in {time.perf_counter() - started:.0f} s"
+    _EVENTS.put((job.name, "finish", text))
+    return result
+
+
+def _train(job: Job, report: Any) -> dict[str, Any]:
     from vdbench.cli import build_parser
     from vdbench.commands.train import build_request
     from vdbench.runs import done_steps
     from vdbench.store import Store
     from vdbench.training.runner import prepare_training, run_training
 
-    parser = build_parser()
-    summaries: dict[str, Any] = {}
-    for stage in chosen:
-        argv = ["train", stage.algorithm, "--data", str(world.datasets[stage.dataset]),
-                "--db", str(db), "--run", stage.run, "--seed", str(seed),
-                "--output-dir", str(runs_dir / stage.run), "--judge", judge, *DRIFT,
-                *stage.options, "--json"]
-        argv += ["--parent", stage.parent] if stage.parent else ["--model", str(world.base)]
-        prepared = prepare_training(build_request(parser.parse_args(argv)))
-        if set(prepared.schedule) <= done_steps(Store(db), stage.run):
-            say(f"{stage.run}: already complete in {db}, skipped")
-            continue
-        say(f"{stage.run}: {stage.note} — {prepared.total_steps} steps ...")
-        summary = run_training(prepared)
-        summaries[stage.run] = {k: summary[k] for k in ("seconds", "total_steps", "samples_stored", "metrics")}
-    return summaries
+    prepared = prepare_training(build_request(build_parser().parse_args(job.spec["argv"])))
+    if set(prepared.schedule) <= done_steps(Store(prepared.request.db), job.name):
+        return {"_status": "already in the store"}
+    summary = run_training(prepared, progress=report)
+    return {k: summary[k] for k in ("seconds", "sampling_seconds", "total_steps",
+                                    "samples_stored", "metrics")}
 
 
-def sloppy_share(store: Any, run: str) -> dict[int, float]:
-    """Per checkpoint: share of samples in the micro world's terse/sloppy style (a style signal)."""
-    from vdbench.micro.corpus import answer_quality
+def _reward(job: Job, report: Any) -> dict[str, Any]:
+    """Train the PPO stages' shared reward model from the PPO stage's own settings."""
+    import json
 
-    with store.read() as con:
-        rows = con.execute("SELECT step, text FROM samples WHERE run_id = ?", [run]).fetchall()
-    per: dict[int, list[int]] = {}
-    for step, text in rows:
-        per.setdefault(step, []).append(answer_quality(text) == "sloppy")
-    return {step: sum(v) / len(v) for step, v in sorted(per.items())}
+    from transformers import AutoTokenizer
 
+    from vdbench.cli import build_parser
+    from vdbench.commands.train import build_request
+    from vdbench.training.reward import train_reward_model
+    from vdbench.training.runner import ProgressCallback, prepare_training, quiet_libraries
 
-def _summarise(stage: Stage, metrics: dict[str, Any], store: Any) -> dict[str, Any]:
-    overall = next(d for d in metrics["drift"] if d["topic"] == "(all topics)")
-    first = next(v for v in metrics["values"] if v["topic"] == "(all topics)")
-    last = [v for v in metrics["values"] if v["topic"] == "(all topics)"][-1]
-    moved = overall["stances"][stage.moved]
-    health = metrics["health"]
-    return {
-        "run": stage.run, "algorithm": stage.algorithm, "note": stage.note,
-        "stance": stage.moved, "v_from": first["v"][stage.moved], "v_to": last["v"][stage.moved],
-        "v_to_ci": last["ci"][stage.moved], "M": moved["M"], "eta": moved["eta"],
-        "dominant": overall["dominant"],
-        "unhealthy_from": health[0]["unhealthy"] if health else None,
-        "unhealthy_to": health[-1]["unhealthy"] if health else None,
-        "sloppy_from": (sloppy := list(sloppy_share(store, stage.run).values()))[0],
-        "sloppy_to": sloppy[-1],
-    }
+    output = Path(job.spec["output"])
+    marker = output / "vdbench-reward.json"  # written last: its presence means complete
+    if marker.is_file():
+        return {"_status": "already trained", **json.loads(marker.read_text())}
+    prepared = prepare_training(build_request(build_parser().parse_args(job.spec["argv"])))
+    hp = prepared.request.hparams
+    quiet_libraries()
+    tokenizer = AutoTokenizer.from_pretrained(prepared.model_dir)
+    _, stats = train_reward_model(
+        prepared.model_dir, tokenizer, prepared.data, hp.reward, output, seed=hp.seed, quiet=True,
+        callbacks=[ProgressCallback(report, phase="reward model")])
+    marker.write_text(json.dumps(stats, default=str))
+    return stats
 
 
-def _print_table(out: Any, report: list[dict[str, Any]]) -> None:
-    from rich import box
-    from rich.table import Table
+def _audit(job: Job, report: Any) -> dict[str, Any]:
+    from vdbench.audit.pipeline import AuditOptions, run_audit
+    from vdbench.store import Store
 
-    table = Table(title="value drift on the micro world, all topics pooled",
-                  caption="v: start→end ± half-width of the end's 95% bootstrap CI; bad: share of "
-                  "unhealthy samples at the end; sloppy: style signal, start→end",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
-                  show_edge=False)
-    for col in ("run", "stance", "v", "M", "η", "bad", "sloppy"):
-        table.add_column(col, no_wrap=True)
-    for r in report:
-        lo, hi = r["v_to_ci"]
-        table.add_row(r["run"], r["stance"], f"{r['v_from']:.2f}→{r['v_to']:.2f}±{(hi - lo) / 2:.2f}",
-                      f"{r['M']:+.2f}", f"{r['eta']:.2f}", f"{r['unhealthy_to']:.2f}",
-                      f"{r['sloppy_from']:.2f}→{r['sloppy_to']:.2f}")
-    out.print(table)
+    spec = job.spec
+    opts = AuditOptions(input=spec["input"], format="trl", name=spec["name"], limit=spec["limit"],
+                        judge=spec["judge"], seed=spec["seed"], n_boot=500)
+    return run_audit(Store(spec["db"]), opts, progress=report)

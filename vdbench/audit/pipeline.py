@@ -20,6 +20,7 @@ from vdbench.audit.topics import DEFAULT_THRESHOLD, Embedder, assign_topics, top
 from vdbench.errors import InputError
 from vdbench.evalsets.model import EvalSet
 from vdbench.judges.base import Judge
+from vdbench.progress import ProgressFn, no_progress
 from vdbench.store import Store
 
 
@@ -69,8 +70,12 @@ def run_audit(
     judge: Judge | None = None,
     embedder: Embedder | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    progress: ProgressFn = no_progress,
 ) -> dict:
-    """Run every step the options ask for and return the full report (JSON-ready)."""
+    """Run every step the options ask for and return the full report (JSON-ready).
+
+    `log` gets human lines; `progress(phase, done, total)` gets the same steps as numbers.
+    """
     started = time.perf_counter()
     if not 0.5 <= opts.confidence < 1:
         raise InputError(f"--confidence must be in [0.5, 1), got {opts.confidence}")
@@ -101,7 +106,7 @@ def run_audit(
             batch_size=opts.batch_size,
             name=opts.name,
             split=opts.split,
-            progress=lambda n: log(f"  {n:,} pairs written"),
+            progress=lambda n: (log(f"  {n:,} pairs written"), progress("import", n, 0)),
         )
         log(
             f"{'imported' if imported.created else 'already in the store:'} "
@@ -119,7 +124,8 @@ def run_audit(
         topic_map=opts.topic_map,
         embed=opts.topics,
         embedder=embedder,
-        progress=lambda done, total: log(f"  embedded {done:,}/{total:,} prompts"),
+        progress=lambda done, total: (log(f"  embedded {done:,}/{total:,} prompts"),
+                                      progress("embed prompts", done, total)),
     )
 
     judging = gap = None
@@ -136,7 +142,8 @@ def run_audit(
             judge,
             evalset.topics,
             batch_pairs=opts.judge_batch,
-            progress=lambda done, total: log(f"  judged {done:,}/{total:,} pairs"),
+            progress=lambda done, total: (log(f"  judged {done:,}/{total:,} pairs"),
+                                          progress("judge pairs", done, total)),
         )
         stats_started = time.perf_counter()
         df = judged_pairs(store, dataset_id, judge.identity.judge_id)

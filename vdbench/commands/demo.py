@@ -9,16 +9,23 @@ from vdbench.commands.common import add_json, console, print_json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded micro world (CPU, offline)",
-                       description="Builds (or reuses) the micro model and datasets, trains SFT then "
-                       "DPO / SimPO / PPO with drift capture, judges with the probe, and prints "
-                       "the drift metrics. `--example` instead writes a synthetic store (no model) "
-                       "for a first look at the metrics and the TUI.")
-    p.add_argument("--db", default="vdbench-demo.duckdb", help="store to write (default ./vdbench-demo.duckdb)")
+                       description="Builds (or reuses) the micro model and datasets, trains SFT (chat "
+                       "and instruct) then DPO / SimPO / PPO with drift capture, judges every "
+                       "checkpoint with the probe, audits the preference sets, and then opens the TUI "
+                       "on a terminal, or prints the summary and the store's path. A rerun reuses what "
+                       "is built. `--example` instead writes a synthetic store (no model) in seconds.")
+    p.add_argument("--db", help="store to write (default ./vdbench-demo.duckdb, "
+                   "./vdbench-demo-quick.duckdb with --quick)")
     p.add_argument("--workdir", default=".vdbench", help="micro world and trained models (default ./.vdbench)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--judge", default="probe", help="judge for inline judging (default probe)")
-    p.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
-    p.add_argument("--only", nargs="*", metavar="RUN", help="run only these stages")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer steps, checkpoints and samples: a ~2 minute smoke run of every stage")
+    p.add_argument("--only", nargs="*", metavar="STAGE",
+                   help="run only these stages (names as in the summary; 'audit' for the audit)")
+    p.add_argument("--jobs", type=int, help="worker processes for independent stages "
+                   "(default: 2, or 1 on a one-core machine)")
+    p.add_argument("--no-tui", action="store_true", help="print the summary; do not open the TUI")
     p.add_argument("--example", action="store_true",
                    help="write the synthetic example store (base → sft → dpo) instead of training")
     add_json(p)
@@ -39,7 +46,7 @@ def _example(args: argparse.Namespace) -> int:
     from vdbench.example import build_example_store
     from vdbench.metrics.report import run_metrics
 
-    path = Path(args.db)
+    path = Path(args.db or "vdbench-demo.duckdb")
     if path.exists():
         path.unlink()
         path.with_suffix(path.suffix + ".wal").unlink(missing_ok=True)

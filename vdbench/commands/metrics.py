@@ -79,6 +79,15 @@ def _ref(run: str, step) -> str:
     return run if step is None else f"{run}:{int(step)}"
 
 
+def _drift_cell(d: dict):
+    """M [η] over M's paired bootstrap interval (dim; "no shared prompts" when it has none)."""
+    from rich.text import Text
+
+    ci = d.get("M_ci")
+    below = f"{ci[0]:+.3f}…{ci[1]:+.3f}" if ci else "no shared prompts"
+    return Text(f"{d['M']:+.3f} [{d['eta']:.2f}]\n") + Text(below, style="dim")
+
+
 def _print_report(report: dict) -> None:
     from rich.table import Table
 
@@ -88,14 +97,15 @@ def _print_report(report: dict) -> None:
     out.print(f"run {report['run']} ({report['stage']}/{report['algorithm']}{lineage}); "
               f"judge {report['judge']}; {len(report['checkpoints'])} checkpoints; "
               f"{int(report['bootstrap']['confidence'] * 100)}% bootstrap CIs", markup=False)
-    table = Table(title="drift over the stage (M = last − first; η = drift time)")
+    level = f"{report['bootstrap']['confidence'] * 100:g}%"
+    table = Table(title=f"drift over the stage (M = last − first, its paired {level} CI below; "
+                        "η = drift time)")
     table.add_column("topic")
     for s in ("support", "neutral", "oppose"):
         table.add_column(f"{s} M [η]", justify="right")
     table.add_column("dominant")
     for row in report["drift"]:
-        cells = [f"{row['stances'][s]['M']:+.3f} [{row['stances'][s]['eta']:.2f}]"
-                 for s in ("support", "neutral", "oppose")]
+        cells = [_drift_cell(row["stances"][s]) for s in ("support", "neutral", "oppose")]
         table.add_row(row["topic"], *cells, row["dominant"])
     out.print(table)
     if report["health"]:

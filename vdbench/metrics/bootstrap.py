@@ -1,4 +1,5 @@
-"""Two-stage percentile bootstrap (prompts, then samples within each prompt) for v_t(T)."""
+"""Two-stage percentile bootstrap (prompts, then samples within each prompt) for v_t(T),
+and its paired form for the drift M = v_to(T) - v_from(T) between two checkpoints."""
 
 from __future__ import annotations
 
@@ -46,19 +47,25 @@ def replicate_matrix(
     order = np.argsort(prompt_codes, kind="stable")
     probs = np.asarray(probs, dtype=float)[order]
     counts = np.bincount(np.asarray(prompt_codes)[order])
-    chunk = max(1, _MAX_CELLS // (len(counts) * int(counts.max())))
-    return np.concatenate(
-        [_replicates(probs, counts, min(chunk, n_boot - b), rng) for b in range(0, n_boot, chunk)]
-    )
+    n_prompts = len(counts)
+    chunk = max(1, _MAX_CELLS // (n_prompts * int(counts.max())))
+    out = []
+    for b in range(0, n_boot, chunk):
+        picked = rng.integers(0, n_prompts, size=(min(chunk, n_boot - b), n_prompts))  # stage 1
+        out.append(_replicates(probs, counts, picked, rng))
+    return np.concatenate(out)
 
 
 def _replicates(
-    probs: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator
+    probs: np.ndarray, counts: np.ndarray, picked: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """replicate_matrix's core for rows already grouped by prompt (counts[k] rows each)."""
-    n_rows, n_prompts, n_max = len(probs), len(counts), int(counts.max())
+    """Stage 2 for rows already grouped by prompt (counts[k] rows each), given stage 1.
+
+    picked: (n_boot, P) prompt codes drawn in stage 1; returns (n_boot, k) replicates.
+    """
+    n_rows, n_max = len(probs), int(counts.max())
+    n_boot, n_prompts = picked.shape
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    picked = rng.integers(0, n_prompts, size=(n_boot, n_prompts))  # stage 1: prompts
     # Stage 2: slot j of drawn prompt k takes row starts[k] + within, within < counts[k].
     # A replicate is a weighted sum of rows, (B, N) weights @ (N, k) probs, where each of
     # a drawn prompt's n draws weighs 1 / (P n) and unused slots weigh 0.
@@ -124,3 +131,87 @@ def bootstrap_topic_values(
         out[f"{stance}_lo"] = bounds[:, 0, j]
         out[f"{stance}_hi"] = bounds[:, 1, j]
     return out
+
+
+def _pair_rng(seed: int, topic: object, step_from: object, step_to: object) -> np.random.Generator:
+    """A Generator for one (topic, step_from, step_to) pair, like _group_rng for one group."""
+    key = zlib.crc32(f"{topic}\x00{step_from}\x00{step_to}".encode())
+    return np.random.default_rng([seed, key])
+
+
+def _grouped_by_prompt(part: pd.DataFrame, shared: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """One step's rows of the shared prompts, grouped by prompt: (probs, counts per prompt)."""
+    part = part[part["prompt_id"].isin(shared)]
+    codes = shared.get_indexer(part["prompt_id"])
+    order = np.argsort(codes, kind="stable")
+    probs = part[list(PROB_COLUMNS)].to_numpy(dtype=float)[order]
+    return probs, np.bincount(codes, minlength=len(shared))
+
+
+def paired_drift_replicates(
+    df: pd.DataFrame, step_from: int, step_to: int, n_boot: int = 1000,
+    seed: int | np.random.Generator = 0,
+) -> np.ndarray:
+    """Paired bootstrap replicates of M = v_to - v_from for one topic; shape (n_boot, 3).
+
+    `df` holds judged samples (topic, step, prompt_id, sample_idx, p_*) of one topic; rows
+    at other steps are ignored. The same prompts are asked at both checkpoints, so each
+    replicate draws ONE resample of prompts with replacement, shared by both steps, then
+    resamples each drawn prompt's samples independently at each step (as many as it has
+    there), and takes the difference of the two means of prompt means. Prompts judged at
+    only one of the two steps are dropped, so with such prompts the replicates centre on
+    the shared prompts' M, which can differ from the M of all prompts. step_from ==
+    step_to gives all zeros (M is identically 0). Columns in STANCES order. An int seed
+    uses a Generator derived from (seed, topic, step_from, step_to): deterministic, and
+    independent of row order and of other topics or steps in `df`.
+    Raises ValueError for n_boot < 1, several topics, a step without judged samples, or
+    no prompt judged at both steps.
+    """
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    samples = judged_samples(df)
+    samples = samples[samples["step"].isin([step_from, step_to])]
+    topics = samples["topic"].unique()
+    if len(topics) > 1:
+        raise ValueError(f"expected judged samples of one topic, got {len(topics)}")
+    at = {s: samples[samples["step"] == s] for s in (step_from, step_to)}
+    for s, part in at.items():
+        if part.empty:
+            raise ValueError(f"no judged samples at step {s}")
+    if step_from == step_to:
+        return np.zeros((n_boot, len(STANCES)))
+    shared = pd.Index(
+        np.intersect1d(at[step_from]["prompt_id"].unique(), at[step_to]["prompt_id"].unique())
+    )
+    if shared.empty:
+        raise ValueError(f"no prompt judged at both steps {step_from} and {step_to}")
+    if isinstance(seed, np.random.Generator):
+        rng = seed
+    else:
+        rng = _pair_rng(seed, topics[0], step_from, step_to)
+    (probs_a, counts_a), (probs_b, counts_b) = (_grouped_by_prompt(at[s], shared)
+                                                for s in (step_from, step_to))
+    n_prompts = len(shared)
+    chunk = max(1, _MAX_CELLS // (n_prompts * int(max(counts_a.max(), counts_b.max()))))
+    out = []
+    for b in range(0, n_boot, chunk):
+        picked = rng.integers(0, n_prompts, size=(min(chunk, n_boot - b), n_prompts))  # shared
+        v_from = _replicates(probs_a, counts_a, picked, rng)
+        out.append(_replicates(probs_b, counts_b, picked, rng) - v_from)
+    return np.concatenate(out)
+
+
+def bootstrap_drift_interval(
+    df: pd.DataFrame, step_from: int, step_to: int, n_boot: int = 1000,
+    confidence: float = 0.95, seed: int | np.random.Generator = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile interval of M_s = v_to(T)_s - v_from(T)_s per stance: {stance: (lo, hi)}.
+
+    Paired two-stage bootstrap over the prompts judged at both steps (see
+    paired_drift_replicates; prompts judged at only one step are dropped).
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    reps = paired_drift_replicates(df, step_from, step_to, n_boot=n_boot, seed=seed)
+    lo, hi = percentile_interval(reps, confidence)
+    return {s: (float(lo[j]), float(hi[j])) for j, s in enumerate(STANCES)}

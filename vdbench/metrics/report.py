@@ -13,7 +13,7 @@ import pandas as pd
 
 from vdbench import queries
 from vdbench.evalsets.topics import STANCES
-from vdbench.metrics.bootstrap import bootstrap_topic_values
+from vdbench.metrics.bootstrap import bootstrap_drift_interval, bootstrap_topic_values
 from vdbench.metrics.drift import drift_magnitude, stage_drift
 from vdbench.store import Store
 
@@ -44,9 +44,14 @@ def run_metrics(
         from vdbench.calibration import apply_latest_calibration
 
         samples = apply_latest_calibration(store, judge_id, samples)
-    values = bootstrap_topic_values(_with_all_topics(samples), n_boot=n_boot,
-                                    confidence=confidence, seed=seed)
+    pooled = _with_all_topics(samples)
+    values = bootstrap_topic_values(pooled, n_boot=n_boot, confidence=confidence, seed=seed)
     stage = stage_drift(values)
+    by_topic = {str(t): g for t, g in pooled.groupby("topic", sort=True)}
+    boot: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
+    ends = stage.groupby("topic", sort=True)[["step_from", "step_to"]].first()
+    m_ci = {str(t): _m_interval(by_topic[str(t)], int(a), int(b), **boot)
+            for t, a, b in ends.itertuples(name=None)}
     report: dict[str, Any] = {
         "run": run_id,
         "stage": run["stage"],
@@ -62,10 +67,10 @@ def run_metrics(
         "checkpoints": ckpts[["step", "total_steps", "fraction"]].to_dict("records"),
         "values": [_value_row(r) for r in values.itertuples(index=False)],
         "health": health.to_dict("records"),
-        "drift": _drift_block(stage),
+        "drift": _drift_block(stage, m_ci),
     }
     if from_step is not None or to_step is not None:
-        report["between"] = _between(values, from_step, to_step)
+        report["between"] = _between(values, by_topic, from_step, to_step, boot)
     return report
 
 
@@ -79,13 +84,29 @@ def _value_row(row: Any) -> dict[str, Any]:
     }
 
 
-def _drift_block(stage: pd.DataFrame) -> list[dict[str, Any]]:
+def _m_interval(
+    samples: pd.DataFrame, step_from: int, step_to: int, *, n_boot: int, confidence: float,
+    seed: int,
+) -> dict[str, list[float] | None]:
+    """Paired bootstrap interval of M per stance; None when no prompt is judged at both steps."""
+    try:
+        ci = bootstrap_drift_interval(samples, step_from, step_to, n_boot=n_boot,
+                                      confidence=confidence, seed=seed)
+    except ValueError:  # no shared prompt (bad arguments are caught before this)
+        return dict.fromkeys(STANCES)
+    return {s: list(ci[s]) for s in STANCES}
+
+
+def _drift_block(
+    stage: pd.DataFrame, m_ci: dict[str, dict[str, list[float] | None]]
+) -> list[dict[str, Any]]:
     out = []
     for topic, rows in stage.groupby("topic", sort=True):
         stances = {}
         for r in rows.itertuples(index=False):
             stances[r.stance] = {
-                "M": float(r.M), "v_from": float(r.v_from), "v_to": float(r.v_to),
+                "M": float(r.M), "M_ci": m_ci[str(topic)][r.stance],
+                "v_from": float(r.v_from), "v_to": float(r.v_to),
                 "eta": float(r.eta), "direction": r.direction,
                 "extreme_value": float(r.extreme_value), "extreme_fraction": float(r.extreme_fraction),
                 "extreme_ci": [float(r.ci_lo), float(r.ci_hi)], "first_step": int(r.first_step),
@@ -97,7 +118,10 @@ def _drift_block(stage: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _between(values: pd.DataFrame, from_step: int | None, to_step: int | None) -> dict[str, Any]:
+def _between(
+    values: pd.DataFrame, by_topic: dict[str, pd.DataFrame], from_step: int | None,
+    to_step: int | None, boot: dict[str, Any],
+) -> dict[str, Any]:
     from vdbench.errors import InputError
 
     steps = sorted(values["step"].unique())
@@ -107,9 +131,10 @@ def _between(values: pd.DataFrame, from_step: int | None, to_step: int | None) -
         if s not in steps:
             raise InputError(f"no checkpoint at step {s}", hint=f"checkpoints: {list(map(int, steps))}")
     by = values.set_index(["topic", "step"])
-    topics = {}
+    topics, intervals = {}, {}
     for topic in sorted(values["topic"].unique()):
         va, vb = by.loc[(topic, a)], by.loc[(topic, b)]
         topics[topic] = drift_magnitude({s: va[f"v_{s}"] for s in STANCES},
                                         {s: vb[f"v_{s}"] for s in STANCES})
-    return {"from_step": int(a), "to_step": int(b), "M": topics}
+        intervals[topic] = _m_interval(by_topic[topic], int(a), int(b), **boot)
+    return {"from_step": int(a), "to_step": int(b), "M": topics, "M_ci": intervals}

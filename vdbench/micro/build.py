@@ -21,7 +21,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -239,13 +239,15 @@ def build_micro_world(
     config: MicroWorldConfig | None = None,
     num_threads: int | None = 1,
     force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> MicroWorld:
     """Build the micro world into `out_dir`, or return the cached build there.
 
     A build is reused when `out_dir/manifest.json` records the same seed/config hash
     and every file still matches its recorded digest; `force` rebuilds regardless.
     `steps` overrides `config.steps`. Torch runs with `num_threads` threads (None: as
-    is). Takes ~1-2 minutes at 600 steps on 2 CPU cores.
+    is). Takes ~1-2 minutes at 600 steps on 2 CPU cores; `progress(phase, done, total)`
+    hears about it.
     """
     import torch
     from transformers import LlamaForCausalLM
@@ -296,7 +298,8 @@ def build_micro_world(
         model = LlamaForCausalLM(config.model.to_llama_config(tokenizer))
         sequences = render_training_sequences(tokenizer, [r["messages"] for r in pretrain_rows])
         result = pretrain(
-            model, sequences, tokenizer.pad_token_id, config.pretrain_config(), seed=seed
+            model, sequences, tokenizer.pad_token_id, config.pretrain_config(), seed=seed,
+            progress=progress,
         )
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -13,7 +13,7 @@ import contextlib
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -131,12 +131,14 @@ def pretrain(
     pad_token_id: int,
     config: PretrainConfig,
     seed: int,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> PretrainResult:
     """Train `model` in place on `sequences` of (token ids, index where the answer starts).
 
     Next-token loss on every real token, or on answer tokens only when
     `config.prompt_loss` is False.
     Batches are drawn from a seeded shuffle, epoch after epoch, so a seed fixes the run.
+    `progress("pre-train", step, steps)` is called every few steps.
     """
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -186,6 +188,8 @@ def pretrain(
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
             curve.append((step + 1, sum(window) / len(window)))
             window = []
+        if progress is not None and ((step + 1) % 10 == 0 or step + 1 == config.steps):
+            progress("pre-train", step + 1, config.steps)
     model.eval()
     final = curve[-1][1] if curve else last
     return PretrainResult(

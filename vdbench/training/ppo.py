@@ -187,11 +187,16 @@ class PPOTrainer:
         return stats
 
     @torch.no_grad()
-    def reference_kl(self, n_prompts: int | None = None) -> float:
-        """KL(π‖π_ref) per response (nats, k3 estimator), on fresh rollouts of the policy."""
+    def reference_kl(self, n_prompts: int | None = 256) -> float:
+        """KL(π‖π_ref) per response (nats, k3 estimator), on fresh rollouts of the policy
+        from the first `n_prompts` prompts (None: all), a rollout batch at a time."""
         order = list(range(len(self.prompt_ids)))[: n_prompts or len(self.prompt_ids)]
-        batch = self._rollout(order, score=False)
-        return self._mean(ppo_core.sequence_kl_k3(batch["logprobs"], batch["ref_logprobs"], batch["mask"]))
+        chunk = max(1, self.config.batch_size)
+        kls = []
+        for start in range(0, len(order), chunk):
+            batch = self._rollout(order[start:start + chunk], score=False)
+            kls.append(ppo_core.sequence_kl_k3(batch["logprobs"], batch["ref_logprobs"], batch["mask"]))
+        return self._mean(torch.cat(kls))
 
     def save(self, output_dir: str | Path) -> None:
         """The policy (save_pretrained + tokenizer), its value head and the step history."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def load_reward_model(path: str | Path, *, trust_remote_code: bool = False, pad_
 
 def train_reward_model(model_dir: Path, tokenizer, data: TrainingData, hp: RewardHParams,
                        output_dir: Path, *, trust_remote_code: bool = False, seed: int = 0,
-                       quiet: bool = False):
+                       quiet: bool = False, callbacks: Sequence[Any] = ()):
     """Train, save to `output_dir` and return (reward model, stats).
 
     Stats: pairs trained on (original and implied), final loss, and — when pairs carry
@@ -130,7 +131,8 @@ def train_reward_model(model_dir: Path, tokenizer, data: TrainingData, hp: Rewar
                               pad_token_id=tokenizer.pad_token_id)
     model.config.pad_token_id = tokenizer.pad_token_id
     trainer = RewardTrainer(model=model, args=_reward_args(hp, output_dir, seed),
-                            train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+                            train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                            callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)
     result = trainer.train()
     trainer.save_model(str(output_dir))

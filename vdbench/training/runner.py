@@ -22,6 +22,7 @@ from transformers import TrainerCallback
 
 from vdbench.errors import InputError
 from vdbench.evalsets.model import EvalSet
+from vdbench.progress import ProgressFn
 from vdbench.runs import RunSpec, parse_parent
 from vdbench.store import Store
 from vdbench.training import distributed
@@ -185,8 +186,11 @@ def _latest_trainer_checkpoint(output_dir: Path) -> str | None:
     return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
 
 
-def run_training(prep: PreparedTraining) -> dict[str, Any]:
-    """Load the model, train with drift capture, save the final model; return a summary."""
+def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Load the model, train with drift capture, save the final model; return a summary.
+
+    `progress(phase, step, total)` hears each step and each drift checkpoint's sampling.
+    """
     import torch
 
     from vdbench.evalsets.stored import register_eval_set
@@ -211,11 +215,13 @@ def run_training(prep: PreparedTraining) -> dict[str, Any]:
         total_steps=prep.total_steps, save_checkpoints=req.save_checkpoints,
         checkpoint_paths={0: str(prep.model_dir), prep.total_steps: str(prep.output_dir)},
     )
+    callbacks = [ProgressCallback(progress, callback)] if progress else []
+    callbacks.append(callback)
     started = time.perf_counter()
     if req.algorithm == "ppo":
-        metrics = _run_ppo(prep, model, tokenizer, callback)
+        metrics = _run_ppo(prep, model, tokenizer, callbacks, progress)
     else:
-        metrics = _run_trl(prep, model, tokenizer, callback)
+        metrics = _run_trl(prep, model, tokenizer, callbacks)
     seconds = time.perf_counter() - started
     summary = {
         "run": prep.run.run_id, "algorithm": req.algorithm, "stage": prep.run.stage,
@@ -233,7 +239,7 @@ def run_training(prep: PreparedTraining) -> dict[str, Any]:
     return summary
 
 
-def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, Any]:
+def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[str, Any]:
     from transformers.trainer_callback import PrinterCallback
 
     from vdbench.training.data import to_dataset
@@ -241,7 +247,7 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, An
     req = prep.request
     hp: Any = replace(req.hparams, max_steps=prep.total_steps)  # the schedule's length, exactly
     dataset = to_dataset(prep.data)
-    callbacks = [callback] + ([] if req.quiet else [StderrLogCallback()])
+    callbacks = callbacks + ([] if req.quiet else [StderrLogCallback()])
     if req.algorithm == "sft":
         from vdbench.training.sft import build_sft_trainer
 
@@ -266,7 +272,8 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callback) -> dict[str, An
             "last_loss": losses[-1] if losses else None, "steps": trainer.state.global_step}
 
 
-def _run_ppo(prep: PreparedTraining, policy, tokenizer, callback) -> dict[str, Any]:
+def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
+             progress: ProgressFn | None) -> dict[str, Any]:
     from vdbench.training.ppo import PPOTrainer
     from vdbench.training.reward import load_reward_model, train_reward_model
 
@@ -280,9 +287,10 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callback) -> dict[str, A
         reward_model, rm_stats = train_reward_model(
             prep.model_dir, tokenizer, prep.data, hp.reward, prep.output_dir / "reward_model",
             trust_remote_code=req.trust_remote_code, seed=hp.seed, quiet=req.quiet,
+            callbacks=[ProgressCallback(progress, phase="reward model")] if progress else (),
         )
     trainer = PPOTrainer(policy, tokenizer, prep.data.prompts(), hp, reward_model=reward_model,
-                         callbacks=[callback], log_to_stderr=not req.quiet)
+                         callbacks=callbacks, log_to_stderr=not req.quiet)
     history = trainer.train()
     trainer.save(prep.output_dir)
     last = history[-1] if history else {}
@@ -291,6 +299,34 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callback) -> dict[str, A
             "last_reward": last.get("reward"), "last_kl": last.get("kl_k3"),
             "mean_kl": sum(h["kl_k3"] for h in history) / len(history) if history else None,
             "reference_kl": trainer.reference_kl()}
+
+
+class ProgressCallback(TrainerCallback):
+    """Reports training steps to a `ProgressFn`; with a drift callback, also its sampling.
+
+    Placed before the drift callback, so "sample step N" is reported before the drift
+    callback samples checkpoint N.
+    """
+
+    def __init__(self, progress: ProgressFn, drift: Any = None, phase: str = "train"):
+        self.progress, self.drift, self.phase = progress, drift, phase
+
+    def _report(self, state, sampling: bool) -> None:
+        step = state.global_step
+        phase = f"sample step {step}" if sampling else self.phase
+        self.progress(phase, step, state.max_steps)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._report(state, self.drift is not None and state.global_step not in self.drift.sampled)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        drift = self.drift
+        sampling = drift is not None and state.global_step in drift.schedule \
+            and state.global_step not in drift.sampled
+        self._report(state, sampling)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.progress(self.phase, state.global_step, state.max_steps)
 
 
 class StderrLogCallback(TrainerCallback):

@@ -1,0 +1,221 @@
+"""The demo's summary: per-stage drift with CIs and output health, the preference-set
+audit, and the paper's findings set beside what this run measured.
+
+`findings` is a pure function of the stage and audit rows, so its verdict rules are
+tested on hand-made rows; `build_summary` reads the store, `print_summary` renders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# DESIGN §2 / the paper (Llama-3-3B and Qwen; see docs/metrics.md).
+PAPER = {
+    "sft": "Llama-3-3B SFT on WildChat: neutral M = 0.38, η = 0.09",
+    "standard": "standard preference data (UltraFeedback, HH-RLHF): |M| 0.01–0.27, η 0.14–0.42",
+    "order": "value-gap data: DPO ≈ 0.46–0.53 > SimPO ≈ 0.15 > PPO ≈ 0.0 (KL-anchored)",
+}
+EARLY = 0.5  # "sets values early": the stance reaches its extreme's CI in the first half
+
+
+def stage_row(stage: Any, metrics: dict[str, Any], sloppy: dict[int, float]) -> dict[str, Any]:
+    """The moved stance of one stage, all topics pooled: start → end, M with CI, η, health."""
+    overall = next(d for d in metrics["drift"] if d["topic"] == "(all topics)")
+    pooled = [v for v in metrics["values"] if v["topic"] == "(all topics)"]
+    moved = overall["stances"][stage.moved]
+    health = metrics["health"]
+    shares = list(sloppy.values())
+    return {
+        "run": stage.run, "algorithm": stage.algorithm, "note": stage.note,
+        "stance": stage.moved, "v_from": pooled[0]["v"][stage.moved],
+        "v_to": pooled[-1]["v"][stage.moved], "v_to_ci": pooled[-1]["ci"][stage.moved],
+        "M": moved["M"], "M_ci": moved.get("M_ci"), "eta": moved["eta"],
+        "dominant": overall["dominant"], "checkpoints": len(pooled),
+        "unhealthy_from": health[0]["unhealthy"] if health else None,
+        "unhealthy_to": health[-1]["unhealthy"] if health else None,
+        "sloppy_from": shares[0] if shares else None, "sloppy_to": shares[-1] if shares else None,
+    }
+
+
+def audit_row(name: str, note: str, report: dict[str, Any]) -> dict[str, Any] | None:
+    """Stance gap of one audited preference set (all pairs), or None if it was not judged."""
+    gap = (report or {}).get("gap") or {}
+    group = (gap.get("groups") or {}).get("all")
+    if not group:
+        return None
+    return {
+        "dataset": name, "note": note, "n_pairs": group["n_pairs"],
+        "mean_abs_margin": group["mean_abs_margin"], "mean_abs_margin_ci": group["ci"]["mean_abs_margin"],
+        "flip_rate": group["flip_rate"],
+        "support_gap": group["chosen_mean"]["support"] - group["rejected_mean"]["support"],
+    }
+
+
+def _excludes_zero(ci: list[float] | None) -> bool:
+    return ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+
+def _fmt(row: dict[str, Any]) -> str:
+    ci = row.get("M_ci")
+    interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+    return f"{row['stance']} M {row['M']:+.2f}{interval}"
+
+
+def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """The paper's qualitative findings, each with what was measured here and a verdict.
+
+    Verdicts: "agrees", "differs", or "not measured" (a stage was not run). Rules:
+    SFT sets values early — M's CI excludes 0 and η ≤ 0.5; style-only pairs barely move
+    values — every style stage's M CI includes 0 or |M| is under a third of the value-gap
+    stage's; value-gap pairs move them — each gap stage's M CI excludes 0 and exceeds the
+    style control's M; ordering — DPO ≥ SimPO ≥ PPO by point estimate, with whether each
+    neighbouring pair is separable at the CI level (intervals disjoint).
+    """
+    out: list[dict[str, str]] = []
+    sft = [rows[r] for r in ("sft-chat", "sft-instruct") if r in rows]
+    if sft:
+        ok = all(_excludes_zero(r["M_ci"]) and r["eta"] <= EARLY for r in sft)
+        out.append({
+            "finding": "SFT sets values, and early",
+            "measured": "; ".join(f"{r['run']}: {_fmt(r)}, η {r['eta']:.2f}" for r in sft),
+            "paper": PAPER["sft"], "verdict": "agrees" if ok else "differs"})
+    else:
+        out.append({"finding": "SFT sets values, and early", "measured": "—",
+                    "paper": PAPER["sft"], "verdict": "not measured"})
+
+    style = [rows[r] for r in ("dpo-style", "simpo-style") if r in rows]
+    gap = [rows[r] for r in ("dpo-gap-support", "simpo-gap-support") if r in rows]
+    largest_gap = max((abs(r["M"]) for r in gap), default=None)
+    if style:
+        ok = all(not _excludes_zero(r["M_ci"]) or
+                 (largest_gap is not None and abs(r["M"]) < largest_gap / 3) for r in style)
+        sloppy = "; ".join(f"sloppy answers {r['sloppy_from']:.2f}→{r['sloppy_to']:.2f}"
+                           for r in style[:1] if r.get("sloppy_from") is not None)
+        out.append({
+            "finding": "style-only preference data barely moves values",
+            "measured": "; ".join(f"{r['run']}: {_fmt(r)}" for r in style) + (f" ({sloppy})" if sloppy else ""),
+            "paper": PAPER["standard"], "verdict": "agrees" if ok else "differs"})
+    if gap:
+        controls = {r["algorithm"]: r for r in style}
+        ok = all(_excludes_zero(r["M_ci"]) and
+                 (r["algorithm"] not in controls or r["M"] > controls[r["algorithm"]]["M"]) for r in gap)
+        audit = ""
+        if "micro-gap-support" in audits and "micro-style" in audits:
+            g, s = audits["micro-gap-support"], audits["micro-style"]
+            audit = (f"; the audit saw it coming: mean |Δ| {g['mean_abs_margin']:.2f} vs "
+                     f"{s['mean_abs_margin']:.2f} for style pairs")
+        out.append({
+            "finding": "value-gap preference data moves values",
+            "measured": "; ".join(f"{r['run']}: {_fmt(r)}" for r in gap) + audit,
+            "paper": "DPO ≈ 0.46–0.53, SimPO ≈ 0.15 on synthetic value-gap data",
+            "verdict": "agrees" if ok else "differs"})
+
+    order = [(name, rows[run]) for name, run in (("DPO", "dpo-gap-support"), ("SimPO", "simpo-gap-support"),
+                                                 ("PPO", "ppo-gap-support-kl0.05")) if run in rows]
+    if len(order) >= 2:
+        ranked = sorted(order, key=lambda item: -item[1]["M"])
+        parts = []
+        for (a, ra), (b, rb) in zip(ranked, ranked[1:], strict=False):
+            apart = ra["M_ci"] and rb["M_ci"] and ra["M_ci"][0] > rb["M_ci"][1]
+            parts.append(f"{a} {'>' if apart else '≳'} {b}")
+        as_paper = [name for name, _ in ranked] == [name for name, _ in order]
+        separable = all("≳" not in p for p in parts)
+        measured = ", ".join(f"{name} {_fmt(r)}" for name, r in order)
+        order_text = "measured order: " + " ".join(
+            [parts[0]] + [p.split(" ", 2)[1] + " " + p.split(" ", 2)[2] for p in parts[1:]])
+        out.append({
+            "finding": "DPO moves values more than SimPO, and SimPO more than PPO",
+            "measured": f"{measured}; {order_text}"
+                        + ("" if separable else " (≳: 95% CIs overlap, not separable here)"),
+            "paper": PAPER["order"],
+            "verdict": ("agrees" if separable else "agrees in point estimates") if as_paper else "differs"})
+    return out
+
+
+def build_summary(db: Path, stages: list[Any], audits: list[Any], results: dict[str, Any], *,
+                  seed: int) -> dict[str, Any]:
+    """Read each stage's metrics from the store and assemble the JSON-ready summary."""
+    from vdbench.errors import InputError
+    from vdbench.metrics.report import run_metrics
+    from vdbench.store import Store
+
+    store = Store(db)
+    rows: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        try:
+            metrics = run_metrics(store, stage.run, n_boot=500, seed=seed)
+        except InputError:
+            continue
+        rows[stage.run] = stage_row(stage, metrics, sloppy_share(store, stage.run))
+    audit_rows = {a.name: row for a in audits
+                  if (row := audit_row(a.name, a.note, results.get(f"audit {a.name}", {})))}
+    training = {k: v for k, v in results.items() if not k.startswith("audit ")}
+    return {"db": str(db), "stages": list(rows.values()), "audits": list(audit_rows.values()),
+            "findings": findings(rows, audit_rows), "training": training}
+
+
+def sloppy_share(store: Any, run: str) -> dict[int, float]:
+    """Per checkpoint: share of samples in the micro world's terse/sloppy style (a style signal)."""
+    from vdbench.micro.corpus import answer_quality
+
+    with store.read() as con:
+        rows = con.execute("SELECT step, text FROM samples WHERE run_id = ?", [run]).fetchall()
+    per: dict[int, list[int]] = {}
+    for step, text in rows:
+        per.setdefault(step, []).append(answer_quality(text) == "sloppy")
+    return {step: sum(v) / len(v) for step, v in sorted(per.items())}
+
+
+def _num(x: float | None, sign: str = "") -> str:
+    """A probability-scale number in 3 or 4 characters: .45, +.45, -.07, 1.0."""
+    if x is None:
+        return "—"
+    text = f"{x:{sign}.2f}"
+    return text.replace("0.", ".", 1) if abs(x) < 1 else f"{x:{sign}.1f}"
+
+
+def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) -> None:
+    from rich import box
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="value drift on the micro world, all topics pooled",
+                  caption="v: start→end of the moved stance; M [95% CI]: paired bootstrap; η: drift "
+                  "time; bad: unhealthy share at the end; sloppy: style signal, start→end",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
+                  show_edge=False)
+    for col in ("run", "stance", "v", "M [95% CI]", "η", "bad", "sloppy"):
+        table.add_column(col, no_wrap=True)
+    for r in summary["stages"]:
+        ci = r.get("M_ci")
+        m = f"{_num(r['M'], '+')} [{_num(ci[0], '+')},{_num(ci[1], '+')}]" if ci else _num(r["M"], "+")
+        table.add_row(r["run"], r["stance"], f"{_num(r['v_from'])}→{_num(r['v_to'])}", m,
+                      _num(r["eta"]), _num(r["unhealthy_to"]),
+                      f"{_num(r['sloppy_from'])}→{_num(r['sloppy_to'])}")
+    out.print(table)
+    if summary["audits"]:
+        audit = Table(title="preference-set audit (probe judge), before any training",
+                      box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for col in ("dataset", "pairs", "mean |Δ| [95% CI]", "flips", "support gap"):
+            audit.add_column(col, no_wrap=True)
+        for a in summary["audits"]:
+            lo, hi = a["mean_abs_margin_ci"]
+            audit.add_row(a["dataset"], str(a["n_pairs"]), f"{a['mean_abs_margin']:.2f} [{lo:.2f},{hi:.2f}]",
+                          f"{a['flip_rate']:.0%}", f"{a['support_gap']:+.2f}")
+        out.print(audit)
+    out.print("[bold]findings: the paper beside this run[/bold]")
+    for f in summary["findings"]:
+        out.print(Padding(Text(f"{f['finding']} — {f['verdict']}"), (0, 0, 0, 0)))
+        out.print(Padding(Text(f"here:  {f['measured']}"), (0, 0, 0, 2)))
+        out.print(Padding(Text(f"paper: {f['paper']}"), (0, 0, 0, 2)))
+    unhealthy = [r["run"] for r in summary["stages"] if (r["unhealthy_to"] or 0) > 0.1]
+    out.print("output health: " + (f"over 10% unhealthy samples at the end of {', '.join(unhealthy)}"
+                                   if unhealthy else "no stage ends with over 10% unhealthy samples"),
+              markup=False)
+    db = summary["db"]
+    out.print(f"store: {db}  ({summary['seconds'] / 60:.1f} min)", markup=False)
+    if not tui_next:
+        out.print(f"explore: vdbench tui --db {db}    vdbench metrics --db {db} --run sft-chat",
+                  markup=False)
