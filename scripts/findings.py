@@ -66,7 +66,10 @@ def main() -> int:
                                        "batch_size", "total_steps")}
             rows.append(row)
     (work / "findings.json").write_text(json.dumps(rows, indent=2, default=str))
-    Path(args.out).write_text(render(rows, args.seeds, time.perf_counter() - started))
+    out = Path(args.out)
+    # The hand-written reading of the numbers ("## What this shows" onwards) is kept.
+    notes = out.read_text().partition("\n## What this shows")[1:] if out.exists() else ("", "")
+    out.write_text(render(rows, args.seeds, time.perf_counter() - started) + "".join(notes))
     print(Path(args.out).read_text())
     return 0
 

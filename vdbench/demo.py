@@ -163,8 +163,11 @@ def _check_request(args: argparse.Namespace, the_plan: Plan, db: Path) -> None:
 
 
 def _build_world(work: Path, seed: int, threads: int, board: Any) -> Any:
+    from transformers.utils import logging as hf_logging
+
     from vdbench.micro import build_micro_world
 
+    hf_logging.disable_progress_bar()  # the board shows progress; no stray tqdm lines
     job = "micro world"
     board.add(job, 0, "loading")
     # Nothing else runs yet, so pre-training gets every thread the workers will share.
@@ -277,9 +280,25 @@ def _worker_init(events: Any) -> None:
     global _EVENTS
     _EVENTS = events
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _exit_with_parent()
     import torch
 
     torch.set_num_threads(int(os.environ.get("VDBENCH_THREADS", "1")))
+
+
+def _exit_with_parent() -> None:
+    """A worker whose demo process was killed (even by SIGKILL) stops too, rather than
+    training on as an orphan; its store writes are transactions, so a rerun resumes."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_job(job: Job) -> dict[str, Any]:
