@@ -207,9 +207,9 @@ def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) 
         out.print(audit)
     out.print("[bold]findings: the paper beside this run[/bold]")
     for f in summary["findings"]:
-        out.print(Padding(Text(f"{f['finding']} — {f['verdict']}"), (0, 0, 0, 0)))
-        out.print(Padding(Text(f"here:  {f['measured']}"), (0, 0, 0, 2)))
-        out.print(Padding(Text(f"paper: {f['paper']}"), (0, 0, 0, 2)))
+        out.print(Padding(Text(f"• {f['finding']} — {f['verdict']}"), (0, 0, 0, 0), expand=False))
+        out.print(Padding(Text(f"here:  {f['measured']}"), (0, 0, 0, 4), expand=False))
+        out.print(Padding(Text(f"paper: {f['paper']}"), (0, 0, 0, 4), expand=False))
     unhealthy = [r["run"] for r in summary["stages"] if (r["unhealthy_to"] or 0) > 0.1]
     out.print("output health: " + (f"over 10% unhealthy samples at the end of {', '.join(unhealthy)}"
                                    if unhealthy else "no stage ends with over 10% unhealthy samples"),
