@@ -21,7 +21,7 @@ def test_shards_ingest_once_and_a_bad_shard_loads_nothing(example_store: Path, t
     db = tmp_path / "s.duckdb"
     shutil.copy(example_store, db)
     con = duckdb.connect(str(db), read_only=True)
-    judged = con.execute("SELECT * FROM judgments WHERE run_id = 'dpo'").to_arrow_table()
+    judged = con.sql("SELECT * FROM judgments WHERE run_id = 'dpo'").to_arrow_table()
     con.close()
     renamed = judged.set_column(0, "judge_id", pa.array(["other:1:2"] * judged.num_rows))
     half = renamed.num_rows // 2
