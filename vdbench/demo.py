@@ -266,10 +266,18 @@ def run_jobs(jobs: list[Job], *, workers: int, board: Any) -> dict[str, Any]:
                     results[job.name] = future.result()  # raises the worker's error
             drain()
         except BaseException:
+            # Ctrl-C or a failed job: stop the workers now (their writes are transactions,
+            # so a rerun resumes), rather than waiting for their current stage to end.
+            procs = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(pool, "_processes", {}).values()):
+            for proc in procs:
                 proc.terminate()
+            for proc in procs:
+                proc.join(timeout=5)
             raise
+        finally:
+            events.close()
+            events.join_thread()
     return results
 
 
@@ -280,6 +288,9 @@ def _worker_init(events: Any) -> None:
     global _EVENTS
     _EVENTS = events
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the demo process's to handle
     _exit_with_parent()
     import torch
 
