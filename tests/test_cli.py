@@ -98,6 +98,7 @@ def test_demo_example_writes_a_store_and_reports_drift(tmp_path: Path) -> None:
     (["--only", "sft-chat", "nonsense"], "unknown demo stage(s): nonsense"),
     (["--judge", "nope"], "unknown judge 'nope'"),
     (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--only", "dpo-gap-support"], "start from sft-chat, which is neither chosen nor in the store"),
 ])
 def test_demo_refuses_bad_options_before_building_anything(tmp_path: Path, args: list[str],
                                                            message: str) -> None:

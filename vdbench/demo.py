@@ -157,9 +157,25 @@ def _check_request(args: argparse.Namespace, the_plan: Plan, db: Path) -> None:
     if unknown:
         raise InputError(f"unknown demo stage(s): {', '.join(unknown)}",
                          hint=f"stages: {', '.join(known)}")
+    chosen = [st for st in the_plan.stages if not args.only or st.run in args.only]
+    missing = sorted({st.parent for st in chosen if st.parent and st.parent not in
+                      {c.run for c in chosen}} - _stored_runs(db))
+    if missing:
+        raise InputError(f"the chosen stages start from {', '.join(missing)}, which is neither "
+                         f"chosen nor in the store", where=str(db),
+                         hint=f"add {' '.join(missing)} to --only")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     read_manifest(find_manifest(args.judge))
+
+
+def _stored_runs(db: Path) -> set[str]:
+    from vdbench.store import Store
+
+    if not db.exists():
+        return set()
+    with Store(db).read() as con:
+        return {row[0] for row in con.execute("SELECT run_id FROM runs").fetchall()}
 
 
 def _build_world(work: Path, seed: int, threads: int, board: Any) -> Any:
