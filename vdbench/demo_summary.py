@@ -7,6 +7,7 @@ tested on hand-made rows; `build_summary` reads the store, `print_summary` rende
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +178,7 @@ def _num(x: float | None, sign: str = "") -> str:
 
 def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) -> None:
     from rich import box
-    from rich.padding import Padding
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title="value drift on the micro world, all topics pooled",
                   caption="v: start→end of the moved stance; M [95% CI]: paired bootstrap; η: drift "
@@ -207,9 +206,11 @@ def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) 
         out.print(audit)
     out.print("[bold]findings: the paper beside this run[/bold]")
     for f in summary["findings"]:
-        out.print(Padding(Text(f"• {f['finding']} — {f['verdict']}"), (0, 0, 0, 0), expand=False))
-        out.print(Padding(Text(f"here:  {f['measured']}"), (0, 0, 0, 4), expand=False))
-        out.print(Padding(Text(f"paper: {f['paper']}"), (0, 0, 0, 4), expand=False))
+        for text, indent in ((f"• {f['finding']} — {f['verdict']}", ""), (f"here:  {f['measured']}", "    "),
+                             (f"paper: {f['paper']}", "    ")):
+            lines = textwrap.wrap(text, width=max(40, out.width), initial_indent=indent,
+                                  subsequent_indent=indent + "  ", break_on_hyphens=False)
+            out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     unhealthy = [r["run"] for r in summary["stages"] if (r["unhealthy_to"] or 0) > 0.1]
     out.print("output health: " + (f"over 10% unhealthy samples at the end of {', '.join(unhealthy)}"
                                    if unhealthy else "no stage ends with over 10% unhealthy samples"),
