@@ -31,7 +31,7 @@ def main() -> int:
 
     from rich.console import Console
 
-    from vdbench.demo import _build_world, _jobs, default_jobs, plan, run_jobs
+    from vdbench.demo import build_world, default_jobs, plan, plan_jobs, run_jobs
     from vdbench.demo_summary import sloppy_share, stage_row
     from vdbench.metrics.report import run_metrics
     from vdbench.progress import Board
@@ -47,8 +47,8 @@ def main() -> int:
         db = work / f"seed{seed}.duckdb"
         demo_args = argparse.Namespace(seed=seed, judge="probe")
         with Board(Console(stderr=True)) as board:
-            world = _build_world(work, seed, workers, board)
-            results = run_jobs(_jobs(list(full.stages), [], full, world, db, work / f"runs-seed{seed}",
+            world = build_world(work, seed, workers, board)
+            results = run_jobs(plan_jobs(list(full.stages), [], full, world, db, work / f"runs-seed{seed}",
                                      demo_args), workers=workers, board=board)
         cache = work / f"seed{seed}-training.json"
         saved = json.loads(cache.read_text()) if cache.exists() else {}

@@ -56,21 +56,10 @@ def default_run(runs: list[Any]) -> str:
 
 
 async def _settle(pilot: Any, deadline: float) -> None:
-    """Wait until no worker runs and every message the workers posted has been handled."""
-    from textual.worker import WorkerCancelled
+    from vdbench.tui.headless import settle
 
-    app = pilot.app
-    while time.monotonic() < deadline:
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerCancelled:  # superseded by a newer request of the same kind
-            pass
-        await pilot.pause()
-        if not any(w.is_running for w in app.workers):
-            await pilot.pause()
-            if not any(w.is_running for w in app.workers):
-                return
-    raise ScreenshotError("timed out waiting for the TUI's data workers")
+    if not await settle(pilot, deadline):
+        raise ScreenshotError("timed out waiting for the TUI's store overview and data workers")
 
 
 async def capture(db: Path, run: str | None, size: tuple[int, int], *, stance: str | None = None,
@@ -83,11 +72,6 @@ async def capture(db: Path, run: str | None, size: tuple[int, int], *, stance: s
                      ci_delay_s=0.0)
     deadline = time.monotonic() + timeout_s
     async with app.run_test(size=size) as pilot:
-        # The store is first read after the first paint.
-        while app.overview is None and app.problem is None:
-            if time.monotonic() > deadline:
-                raise ScreenshotError("timed out waiting for the store's overview")
-            await pilot.pause(0.02)
         await _settle(pilot, deadline)
         if app.problem is not None:
             raise ScreenshotError(f"{app.problem.title}: {app.problem.detail}")

@@ -122,9 +122,9 @@ def run_demo(args: argparse.Namespace) -> int:
     board_console = console(stderr=True)
     workers = args.jobs or default_jobs()
     with Board(board_console) as board:
-        world = _build_world(work, args.seed, workers, board)
+        world = build_world(work, args.seed, workers, board)
         results = run_jobs(
-            _jobs(chosen, audits, the_plan, world, db, work / f"runs-seed{args.seed}{suffix}", args),
+            plan_jobs(chosen, audits, the_plan, world, db, work / f"runs-seed{args.seed}{suffix}", args),
             workers=workers, board=board,
         )
     summary = build_summary(db, chosen, audits, results, seed=args.seed)
@@ -170,15 +170,16 @@ def _check_request(args: argparse.Namespace, the_plan: Plan, db: Path) -> None:
 
 
 def _stored_runs(db: Path) -> set[str]:
+    from vdbench import queries
     from vdbench.store import Store
 
     if not db.exists():
         return set()
     with Store(db).read() as con:
-        return {row[0] for row in con.execute("SELECT run_id FROM runs").fetchall()}
+        return {run["run_id"] for run in queries.list_runs(con)}
 
 
-def _build_world(work: Path, seed: int, threads: int, board: Any) -> Any:
+def build_world(work: Path, seed: int, threads: int, board: Any) -> Any:
     from transformers.utils import logging as hf_logging
 
     from vdbench.micro import build_micro_world
@@ -211,7 +212,7 @@ _PRIORITY = ("sft-chat", "reward model", "ppo-gap-support-kl0.05", "ppo-gap-supp
 REWARD_JOB = "reward model"
 
 
-def _jobs(chosen: list[Stage], audits: list[Audit], the_plan: Plan, world: Any, db: Path,
+def plan_jobs(chosen: list[Stage], audits: list[Audit], the_plan: Plan, world: Any, db: Path,
           runs_dir: Path, args: argparse.Namespace) -> list[Job]:
     names = {st.run for st in chosen}
     jobs = []
@@ -359,24 +360,20 @@ def _reward(job: Job, report: Any) -> dict[str, Any]:
     """Train the PPO stages' shared reward model from the PPO stage's own settings."""
     import json
 
-    from transformers import AutoTokenizer
-
     from vdbench.cli import build_parser
     from vdbench.commands.train import build_request
-    from vdbench.training.reward import train_reward_model
-    from vdbench.training.runner import ProgressCallback, prepare_training, quiet_libraries
+    from vdbench.training.models import load_tokenizer
+    from vdbench.training.runner import prepare_training, quiet_libraries, train_ppo_reward_model
 
     output = Path(job.spec["output"])
     marker = output / "vdbench-reward.json"  # written last: its presence means complete
     if marker.is_file():
         return {"_status": "already trained", **json.loads(marker.read_text())}
     prepared = prepare_training(build_request(build_parser().parse_args(job.spec["argv"])))
-    hp = prepared.request.hparams
     quiet_libraries()
-    tokenizer = AutoTokenizer.from_pretrained(prepared.model_dir)
-    _, stats = train_reward_model(
-        prepared.model_dir, tokenizer, prepared.data, hp.reward, output, seed=hp.seed, quiet=True,
-        callbacks=[ProgressCallback(report, phase="reward model")])
+    tokenizer = load_tokenizer(prepared.model_dir,
+                               trust_remote_code=prepared.request.trust_remote_code)
+    _, stats = train_ppo_reward_model(prepared, tokenizer, output, report)
     marker.write_text(json.dumps(stats, default=str))
     return stats
 

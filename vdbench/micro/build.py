@@ -21,7 +21,7 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from vdbench.micro.model import (
     render_training_sequences,
 )
 from vdbench.micro.tokenizer import save_micro_tokenizer, train_micro_tokenizer
+from vdbench.progress import ProgressFn
 
 BUILD_VERSION = "micro-build-2"
 BUILD_MARKER = ".vdbench-micro"  # marks a directory whose base/ and data/ a build may replace
@@ -239,7 +240,7 @@ def build_micro_world(
     config: MicroWorldConfig | None = None,
     num_threads: int | None = 1,
     force: bool = False,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> MicroWorld:
     """Build the micro world into `out_dir`, or return the cached build there.
 

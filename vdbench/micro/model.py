@@ -13,11 +13,13 @@ import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+
+from vdbench.progress import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def pretrain(
     pad_token_id: int,
     config: PretrainConfig,
     seed: int,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> PretrainResult:
     """Train `model` in place on `sequences` of (token ids, index where the answer starts).
 

@@ -275,7 +275,7 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[
 def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
              progress: ProgressFn | None) -> dict[str, Any]:
     from vdbench.training.ppo import PPOTrainer
-    from vdbench.training.reward import load_reward_model, train_reward_model
+    from vdbench.training.reward import load_reward_model
 
     req = prep.request
     hp: PPOHParams = req.hparams  # type: ignore[assignment]
@@ -284,11 +284,8 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
         reward_model = load_reward_model(req.reward_model, trust_remote_code=req.trust_remote_code)
         rm_stats: dict[str, Any] = {"path": str(req.reward_model), "trained": False}
     else:
-        reward_model, rm_stats = train_reward_model(
-            prep.model_dir, tokenizer, prep.data, hp.reward, prep.output_dir / "reward_model",
-            trust_remote_code=req.trust_remote_code, seed=hp.seed, quiet=req.quiet,
-            callbacks=[ProgressCallback(progress, phase="reward model")] if progress else (),
-        )
+        reward_model, rm_stats = train_ppo_reward_model(prep, tokenizer, prep.output_dir / "reward_model",
+                                                        progress)
     trainer = PPOTrainer(policy, tokenizer, prep.data.prompts(), hp, reward_model=reward_model,
                          callbacks=callbacks, log_to_stderr=not req.quiet)
     history = trainer.train()
@@ -299,6 +296,22 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
             "last_reward": last.get("reward"), "last_kl": last.get("kl_k3"),
             "mean_kl": sum(h["kl_k3"] for h in history) / len(history) if history else None,
             "reference_kl": trainer.reference_kl()}
+
+
+def train_ppo_reward_model(prep: PreparedTraining, tokenizer, output_dir: Path,
+                           progress: ProgressFn | None = None) -> tuple[Any, dict[str, Any]]:
+    """The reward model a PPO run trains when none is given (`--reward-model`), from its
+    starting model, data and settings; returns (model, stats). Several PPO runs on the same
+    data can share one: train it here once and pass its directory to each."""
+    from vdbench.training.reward import train_reward_model
+
+    req = prep.request
+    hp: PPOHParams = req.hparams  # type: ignore[assignment]
+    return train_reward_model(
+        prep.model_dir, tokenizer, prep.data, hp.reward, output_dir,
+        trust_remote_code=req.trust_remote_code, seed=hp.seed, quiet=req.quiet,
+        callbacks=[ProgressCallback(progress, phase="reward model")] if progress else (),
+    )
 
 
 class ProgressCallback(TrainerCallback):
