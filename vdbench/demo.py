@@ -49,6 +49,10 @@ class Plan:
     def stage_names(self) -> list[str]:
         return [st.run for st in self.stages]
 
+    def select(self, only: list[str] | None) -> list[Stage]:
+        """The stages `--only` names (all without it), in plan order."""
+        return [st for st in self.stages if not only or st.run in only]
+
 
 def plan(quick: bool) -> Plan:
     """What the demo runs. Full: 55 prompts × 4 samples per checkpoint on a dense-early
@@ -117,7 +121,7 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     work = Path(args.workdir).expanduser()
     work.mkdir(parents=True, exist_ok=True)
-    chosen = [st for st in the_plan.stages if not args.only or st.run in args.only]
+    chosen = the_plan.select(args.only)
     audits = [] if args.only and "audit" not in args.only else list(the_plan.audits)
     board_console = console(stderr=True)
     workers = args.jobs or default_jobs()
@@ -157,7 +161,7 @@ def _check_request(args: argparse.Namespace, the_plan: Plan, db: Path) -> None:
     if unknown:
         raise InputError(f"unknown demo stage(s): {', '.join(unknown)}",
                          hint=f"stages: {', '.join(known)}")
-    chosen = [st for st in the_plan.stages if not args.only or st.run in args.only]
+    chosen = the_plan.select(args.only)
     missing = sorted({st.parent for st in chosen if st.parent and st.parent not in
                       {c.run for c in chosen}} - _stored_runs(db))
     if missing:
