@@ -1,33 +1,43 @@
 """Write the labelled stance sets the probe judge is trained and tested on.
 
     python scripts/write_stance_sets.py [--seed 13] [--out vdbench/data/stance]
-        [--banks vdbench/data/stance/banks]
+        [--banks vdbench/data/stance/banks] [--only probe,xtrain,unseen]
 
 Phrase banks are data, not code: one JSON file per topic under ``banks/<set>/`` and the
 topic-independent phrases and templates in ``phrases.json`` (both under
-vdbench/data/stance/). The templates below only arrange them. Two sets, written apart
-on purpose:
+vdbench/data/stance/). The templates below only arrange them. Sets, written apart on
+purpose (``--only`` picks some; default all):
 
-* ``train.jsonl`` (2,310 lines) from ``banks/builtin_train/`` and the train templates;
-* ``heldout.jsonl`` (396 lines) from ``banks/builtin_heldout/`` — different questions,
-  arguments, templates and styles (first-person anecdotes, numbered lists, casual tone,
-  very long essays, stance only implied by a recommendation) — so its score measures
-  generalisation, not recall of templates.
+* ``probe``: ``train.jsonl`` (2,310 lines) from ``banks/builtin_train/`` and the train
+  templates; ``heldout.jsonl`` (396 lines) from ``banks/builtin_heldout/`` — different
+  questions, arguments, templates and styles (first-person anecdotes, numbered lists,
+  casual tone, very long essays, stance only implied by a recommendation) — so its score
+  measures generalisation, not recall of templates. ``{train,heldout}_questions.jsonl``
+  list each set's yes/no questions with their framing (``"for"``: a "yes" supports the
+  proposition), for the probe's question-framing head.
+* ``xtrain``: ``xtrain.jsonl`` from ``banks/builtin_train/`` plus every file in
+  ``banks/train/``, with the train styles and the chat-model answer styles (``as_ai``,
+  ``markdown_list``, ``multi_paragraph``, ``reason_only``, ``premise_rejection``,
+  ``no_to_against``, ``hedged_verdict``) worded from ``phrases.json["chat_train"]``.
+* ``unseen``: ``unseen.jsonl`` from every file in ``banks/unseen/`` (topics no train
+  file has), with the held-out styles and the same chat styles worded from
+  ``phrases.json["chat_heldout"]`` — other lead-ins, headings and closers.
 
-Every line is ``{"topic", "proposition", "prompt", "response", "label", "style"}``.
-``{train,heldout}_questions.jsonl`` list each set's yes/no questions with their framing
-(``"for"``: a "yes" supports the proposition), for the probe's question-framing head.
-Labels are stances toward the bank's proposition (which must match
-vdbench.evalsets.topics), so a bare "Yes." is support after a question framed for the
-proposition and oppose after one framed against it. Refusals, both-sides and
-informational answers are neutral. A bank that lacks a key or has too few entries is an
-InputError naming the file and key. All phrase banks are original writing for this
-project. Output is deterministic for a given seed.
+Every line is ``{"topic", "proposition", "prompt", "response", "label", "style"}``; the
+proposition comes from the bank file (built-in banks must match
+vdbench.evalsets.topics). Labels are stances toward it, so a bare "Yes." is support
+after a question framed for the proposition and oppose after one framed against it.
+Refusals, both-sides and informational answers are neutral. Train banks follow the
+train schema (with ``pro_act``/``con_act``), held-out and unseen banks the held-out one;
+a bank that lacks a key or has too few entries is an InputError naming the file and key.
+All phrase banks are original writing for this project. Output is deterministic for a
+given seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -42,6 +52,7 @@ from vdbench.errors import InputError, VdbenchError  # noqa: E402
 from vdbench.evalsets.topics import BUILTIN_TOPICS, STANCES  # noqa: E402
 
 STANCE_DATA = ROOT / "vdbench" / "data" / "stance"
+SETS = ("probe", "xtrain", "unseen")
 
 # ---------------------------------------------------------------------------
 # Bank files. Minimum list lengths per key; the templates never need more.
@@ -154,8 +165,30 @@ def load_builtin(folder: Path, schema: dict[str, int]) -> dict[str, Bank]:
 
 
 def load_phrases(path: Path) -> dict:
-    """Topic-independent phrases and templates."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Topic-independent phrases; the two chat sets must share keys and no phrase."""
+    phrases = json.loads(path.read_text(encoding="utf-8"))
+    train, heldout = phrases["chat_train"], phrases["chat_heldout"]
+    if set(train) != set(heldout):
+        raise InputError(
+            f"chat_train and chat_heldout keys differ: {sorted(set(train) ^ set(heldout))}",
+            where=str(path),
+        )
+
+    def leaves(tree: dict) -> set[str]:
+        out: set[str] = set()
+        for value in tree.values():
+            for item in value:
+                out.update(item if isinstance(item, list) else [item])
+        return out - {""}
+
+    shared = leaves(train) & leaves(heldout)
+    if shared:
+        raise InputError(
+            f"chat_train and chat_heldout share phrases: {sorted(shared)[:5]}",
+            where=str(path),
+            hint="held-out wording must differ so evaluation is not template recall",
+        )
+    return phrases
 
 
 PHRASES = load_phrases(STANCE_DATA / "phrases.json")
@@ -168,13 +201,20 @@ HELDOUT = PHRASES["heldout"]
 # ---------------------------------------------------------------------------
 
 # First words that keep their capital: names, "I", proper nouns that open a sentence.
-_KEEP_CASE = set(PHRASES["keep_case"])
+# Multi-word entries ("New York") match only as a whole.
+_KEEP_CASE = {name for name in PHRASES["keep_case"] if " " not in name}
+_KEEP_CASE_PHRASES = [name for name in PHRASES["keep_case"] if " " in name]
 
 
 def lower_first(sentence: str) -> str:
     """Lower-case the first letter unless the first word is a name, 'I' or an acronym."""
     first = sentence.split(" ", 1)[0]
-    if first in _KEEP_CASE or (len(first) > 1 and first[1].isupper()):
+    if (
+        first in _KEEP_CASE
+        or first.rstrip(",;:") in _KEEP_CASE
+        or (len(first) > 1 and first[1].isupper())
+        or any(sentence.startswith(name + " ") for name in _KEEP_CASE_PHRASES)
+    ):
         return sentence
     return sentence[0].lower() + sentence[1:]
 
@@ -572,6 +612,225 @@ HELDOUT_STYLES = {
 
 
 # ---------------------------------------------------------------------------
+# Chat-model answer styles. Each takes `ph`, one of phrases.json's chat_train /
+# chat_heldout, so xtrain and unseen share structure but not wording. They use only
+# keys both bank schemas have, and at most 4 arguments and 2 facts per side.
+# Placeholders: {claim} a claim lower-cased and without its stop, {claim_cap} the
+# claim as written without its stop, {arg} an argument as written, {arg_lc} and
+# {other_lc} arguments lower-cased, {premise} the other side's claim lower-cased
+# without its stop, {proposition} likewise for the bank's proposition, {n} a list number.
+# ---------------------------------------------------------------------------
+
+
+def claim_parts(sentence: str) -> dict[str, str]:
+    return {"claim": strip_stop(lower_first(sentence)), "claim_cap": strip_stop(sentence)}
+
+
+def arg_parts(sentence: str) -> dict[str, str]:
+    return {"arg": sentence, "arg_lc": lower_first(sentence)}
+
+
+def both_sides_text(bank, rng, ph) -> str:
+    """One argument from each side, each behind a lead-in, in random order."""
+    pro = f"{rng.choice(ph['pro_leads'])} {lower_first(rng.choice(bank['pro']))}"
+    con = f"{rng.choice(ph['con_leads'])} {lower_first(rng.choice(bank['con']))}"
+    return f"{pro} {con}" if rng.random() < 0.5 else f"{con} {pro}"
+
+
+def c_as_ai(bank, stance, rng, ph):
+    own, claim, _, _ = side_keys(stance)
+    text = rng.choice(ph["as_ai_stance"]).format(**claim_parts(rng.choice(bank[claim])))
+    text += " " + " ".join(rng.sample(bank[own], rng.randint(1, 2)))
+    closer = rng.choice(ph["as_ai_closers"])
+    if closer:
+        text += " " + closer
+    return any_question(bank, rng), text, "as_ai"
+
+
+def c_as_ai_neutral(bank, stance, rng, ph):
+    proposition = strip_stop(lower_first(bank["proposition"]))
+    text = rng.choice(ph["as_ai_neutral"]).format(proposition=proposition)
+    text += f" {both_sides_text(bank, rng, ph)} {rng.choice(ph['neutral_closers'])}"
+    return any_question(bank, rng), text, "as_ai"
+
+
+def list_items(items: list[str], marker: str, labels: list[str] | None = None) -> list[str]:
+    """Markdown list lines; `marker` is "- " or a numbered form such as "{n}. "."""
+    return [
+        marker.format(n=i) + (f"{labels[i - 1]} " if labels else "") + item
+        for i, item in enumerate(items, 1)
+    ]
+
+
+def c_markdown_list(bank, stance, rng, ph):
+    own, claim, other, _ = side_keys(stance)
+    marker = rng.choice(ph["list_markers"])
+    labels = list(rng.choice(ph["list_label_sets"]))
+    args = rng.sample(bank[own], rng.randint(2, 3))
+    lines = [rng.choice(ph["list_headings"]), "", *list_items(args, marker, labels)]
+    if rng.random() < 0.4:
+        counter = f"{rng.choice(ph['list_counter_labels'])} {rng.choice(bank[other])}"
+        lines.append(marker.format(n=len(args) + 1) + counter)
+    conclusion = rng.choice(ph["list_conclusions"]).format(**claim_parts(rng.choice(bank[claim])))
+    lines += ["", conclusion]
+    return any_question(bank, rng), "\n".join(lines), "markdown_list"
+
+
+def c_markdown_list_neutral(bank, stance, rng, ph):
+    marker = rng.choice(ph["list_markers"])
+    pros, cons = rng.sample(bank["pro"], 2), rng.sample(bank["con"], 2)
+    lines = [
+        rng.choice(ph["list_neutral_headings"]),
+        "",
+        rng.choice(ph["list_pro_headers"]),
+        *list_items(pros, marker),
+        "",
+        rng.choice(ph["list_con_headers"]),
+        *list_items(cons, marker),
+        "",
+        rng.choice(ph["list_neutral_endings"]),
+    ]
+    return any_question(bank, rng), "\n".join(lines), "markdown_list"
+
+
+def c_multi_paragraph(bank, stance, rng, ph):
+    """3-5 paragraphs; the stance comes in the middle paragraph or at the very end."""
+    own, claim, other, _ = side_keys(stance)
+    args = rng.sample(bank[own], 4)
+    facts = rng.sample(bank["facts"], 2)
+    intro = f"{rng.choice(ph['essay_intros'])} {facts[0]}"
+    concession = rng.choice(ph["essay_concessions"]).format(
+        other_lc=lower_first(rng.choice(bank[other]))
+    )
+    reason = f"{rng.choice(ph['essay_own']).format(**arg_parts(args[0]))} {args[1]}"
+    more = rng.choice(ph["essay_more"]).format(**arg_parts(args[2]))
+    count = rng.randint(3, 5)
+    if count == 3:
+        paragraphs = [intro, f"{concession} {reason}", more]
+    elif count == 4:
+        paragraphs = [intro, concession, reason, more]
+    else:
+        paragraphs = [intro, concession, reason, f"{facts[1]} {args[3]}", more]
+    parts = claim_parts(rng.choice(bank[claim]))
+    if rng.random() < 0.5:
+        paragraphs[count // 2] += " " + rng.choice(ph["essay_mid_claims"]).format(**parts)
+    else:
+        paragraphs[-1] += " " + rng.choice(ph["essay_end_claims"]).format(**parts)
+    return any_question(bank, rng), "\n\n".join(paragraphs), "multi_paragraph"
+
+
+def c_multi_paragraph_neutral(bank, stance, rng, ph):
+    pros, cons = rng.sample(bank["pro"], 2), rng.sample(bank["con"], 2)
+    facts = rng.sample(bank["facts"], 2)
+    also = rng.choice(ph["also_leads"])
+    paragraphs = [
+        f"{rng.choice(ph['essay_intros'])} {facts[0]}",
+        f"{rng.choice(ph['pro_leads'])} {lower_first(pros[0])} {also} {lower_first(pros[1])}",
+        f"{rng.choice(ph['con_leads'])} {lower_first(cons[0])} {also} {lower_first(cons[1])}",
+    ]
+    count = rng.randint(3, 5)
+    if count >= 4:
+        paragraphs.append(f"{facts[1]} {rng.choice(ph['neutral_closers'])}")
+    ending = rng.choice(ph["essay_neutral_endings"])
+    if count == 5:
+        paragraphs.append(ending)
+    else:
+        paragraphs[-1] += " " + ending
+    return any_question(bank, rng), "\n\n".join(paragraphs), "multi_paragraph"
+
+
+def c_reason_only(bank, stance, rng, ph):
+    """Arguments of one side only; no sentence states the conclusion."""
+    own, _, _, _ = side_keys(stance)
+    args = rng.sample(bank[own], rng.randint(2, 3))
+    lead = rng.choice(ph["reason_leads"])
+    parts = [lead] if lead else []
+    parts.append(lower_first(args[0]) if lead.endswith(":") else args[0])
+    for arg in args[1:]:
+        if rng.random() < 0.5:
+            parts.append(f"{rng.choice(ph['reason_links'])} {lower_first(arg)}")
+        else:
+            parts.append(arg)
+    return any_question(bank, rng), " ".join(parts), "reason_only"
+
+
+def c_premise_rejection(bank, stance, rng, ph):
+    """Asked to endorse the other side, rejects that premise; the stance follows."""
+    own, claim, _, other_claim = side_keys(stance)
+    question = polar_question(bank, "q_against" if stance == "support" else "q_for", rng)
+    premise = strip_stop(lower_first(rng.choice(bank[other_claim])))
+    text = f"{rng.choice(ph['premise_stance']).format(premise=premise)} {rng.choice(bank[own])}"
+    if rng.random() < 0.4:
+        parts = claim_parts(rng.choice(bank[claim]))
+        text += " " + rng.choice(ph["premise_conclusions"]).format(**parts)
+    return question, text, "premise_rejection"
+
+
+def c_premise_rejection_neutral(bank, stance, rng, ph):
+    text = f"{rng.choice(ph['premise_neutral'])} {both_sides_text(bank, rng, ph)}"
+    text += " " + rng.choice(ph["neutral_closers"])
+    return any_question(bank, rng), text, "premise_rejection"
+
+
+def c_no_to_against(bank, stance, rng, ph):
+    """An against-framed question: "No" plus a reason supports, "Yes" opposes."""
+    own, _, _, _ = side_keys(stance)
+    question = polar_question(bank, "q_against", rng)
+    template = rng.choice(ph["against_no" if stance == "support" else "against_yes"])
+    return question, template.format(**arg_parts(rng.choice(bank[own]))), "no_to_against"
+
+
+def c_hedged_verdict(bank, stance, rng, ph):
+    own, claim, other, _ = side_keys(stance)
+    text = rng.choice(ph["verdict_leads"]).format(**claim_parts(rng.choice(bank[claim])))
+    if rng.random() < 0.5:
+        text += f" {rng.choice(ph['concessions'])} {lower_first(rng.choice(bank[other]))}"
+        text += f" {rng.choice(ph['turns'])} {lower_first(rng.choice(bank[own]))}"
+    else:
+        text += " " + rng.choice(bank[own])
+    return any_question(bank, rng), text, "hedged_verdict"
+
+
+def c_hedged_verdict_neutral(bank, stance, rng, ph):
+    text = f"{rng.choice(ph['verdict_neutral'])} {both_sides_text(bank, rng, ph)}"
+    return any_question(bank, rng), text, "hedged_verdict"
+
+
+CHAT_STYLES = {
+    "side": [
+        (c_as_ai, 14),
+        (c_markdown_list, 14),
+        (c_multi_paragraph, 14),
+        (c_reason_only, 14),
+        (c_premise_rejection, 14),
+        (c_no_to_against, 14),
+        (c_hedged_verdict, 14),
+    ],
+    "neutral": [
+        (c_as_ai_neutral, 16),
+        (c_markdown_list_neutral, 16),
+        (c_multi_paragraph_neutral, 16),
+        (c_premise_rejection_neutral, 16),
+        (c_hedged_verdict_neutral, 16),
+    ],
+}
+
+
+def with_chat(styles, ph: dict):
+    """`styles` plus the chat styles worded from `ph`."""
+
+    def bind(maker):
+        bound = functools.partial(maker, ph=ph)
+        bound.__name__ = maker.__name__  # type: ignore[attr-defined]
+        return bound
+
+    return {
+        pool: styles[pool] + [(bind(maker), weight) for maker, weight in CHAT_STYLES[pool]]
+        for pool in ("side", "neutral")
+    }
+
+
+# ---------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------
 
@@ -675,6 +934,19 @@ def report(name: str, rows: list[dict[str, str]], path: Path) -> None:
     print(f"  styles={dict(sorted(styles.items()))}")
 
 
+def parse_only(values: list[str] | None) -> set[str]:
+    """`--only` values (repeated and/or comma-separated) as a set of set names."""
+    if not values:
+        return set(SETS)
+    chosen = {v.strip() for value in values for v in value.split(",") if v.strip()}
+    unknown = chosen - set(SETS)
+    if unknown:
+        raise InputError(
+            f"unknown set(s) for --only: {sorted(unknown)}", hint=f"choose from {', '.join(SETS)}"
+        )
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=13)
@@ -683,37 +955,100 @@ def main(argv: list[str] | None = None) -> int:
         "--banks", type=Path, default=STANCE_DATA / "banks", help="folder of bank sets"
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SET",
+        help=f"write only these sets ({', '.join(SETS)}; repeat or comma-separate)",
+    )
+    parser.add_argument(
         "--train-per-cell", type=int, default=70, help="examples per (topic, stance)"
     )
     parser.add_argument("--heldout-per-cell", type=int, default=12)
+    parser.add_argument("--xtrain-per-cell", type=int, default=20)
+    parser.add_argument("--unseen-per-cell", type=int, default=12)
     args = parser.parse_args(argv)
+    only = parse_only(args.only)
+    explicit = args.only is not None
 
     train_dir, heldout_dir = args.banks / "builtin_train", args.banks / "builtin_heldout"
     train_banks = load_builtin(train_dir, TRAIN_SCHEMA)
-    heldout_banks = load_builtin(heldout_dir, HELDOUT_SCHEMA)
-    train = generate(
-        train_banks,
-        TRAIN_STYLES,
-        args.train_per_cell,
-        args.seed,
-        bank_files(train_dir, train_banks),
-    )
-    heldout = generate(
-        heldout_banks,
-        HELDOUT_STYLES,
-        args.heldout_per_cell,
-        args.seed + 1,
-        bank_files(heldout_dir, heldout_banks),
-    )
-    overlap = {r["response"] for r in train} & {r["response"] for r in heldout}
-    # Only generic fragments ("nope", "sure") may coincide; they are labelled by framing.
-    for name, rows in (("train", train), ("heldout", heldout)):
-        report(name, rows, args.out / f"{name}.jsonl")
-    print(f"responses shared by both sets: {len(overlap)} {sorted(overlap)[:8]}")
-    for name, banks in (("train", train_banks), ("heldout", heldout_banks)):
-        questions = polar_questions(banks)
-        digest = write_jsonl(questions, args.out / f"{name}_questions.jsonl")
-        print(f"{name}_questions: {len(questions)} yes/no questions with framing sha256:{digest}")
+    if "probe" in only:
+        heldout_banks = load_builtin(heldout_dir, HELDOUT_SCHEMA)
+        train = generate(
+            train_banks,
+            TRAIN_STYLES,
+            args.train_per_cell,
+            args.seed,
+            bank_files(train_dir, train_banks),
+        )
+        heldout = generate(
+            heldout_banks,
+            HELDOUT_STYLES,
+            args.heldout_per_cell,
+            args.seed + 1,
+            bank_files(heldout_dir, heldout_banks),
+        )
+        overlap = {r["response"] for r in train} & {r["response"] for r in heldout}
+        # Only generic fragments ("nope", "sure") may coincide; they are labelled by framing.
+        for name, rows in (("train", train), ("heldout", heldout)):
+            report(name, rows, args.out / f"{name}.jsonl")
+        print(f"responses shared by both sets: {len(overlap)} {sorted(overlap)[:8]}")
+        for name, banks in (("train", train_banks), ("heldout", heldout_banks)):
+            questions = polar_questions(banks)
+            digest = write_jsonl(questions, args.out / f"{name}_questions.jsonl")
+            print(
+                f"{name}_questions: {len(questions)} yes/no questions with framing sha256:{digest}"
+            )
+
+    xtrain: list[dict[str, str]] = []
+    if "xtrain" in only:
+        extra_dir = args.banks / "train"
+        extra = load_banks(extra_dir, TRAIN_SCHEMA)
+        clash = set(extra) & set(train_banks)
+        if clash:
+            raise InputError(
+                f"topics {sorted(clash)} are built-in train topics too",
+                where=str(extra_dir),
+                hint="rename or remove the duplicate bank file",
+            )
+        xtrain = generate(
+            {**train_banks, **extra},
+            with_chat(TRAIN_STYLES, PHRASES["chat_train"]),
+            args.xtrain_per_cell,
+            args.seed + 2,
+            {**bank_files(train_dir, train_banks), **bank_files(extra_dir, extra)},
+        )
+        print(f"xtrain topics: {len(train_banks)} built-in + {len(extra)} from {extra_dir}")
+        report("xtrain", xtrain, args.out / "xtrain.jsonl")
+
+    if "unseen" in only:
+        unseen_dir = args.banks / "unseen"
+        unseen_banks = load_banks(unseen_dir, HELDOUT_SCHEMA)
+        known = set(train_banks) | {p.stem for p in (args.banks / "train").glob("*.json")}
+        if set(unseen_banks) & known:
+            raise InputError(
+                f"unseen topics {sorted(set(unseen_banks) & known)} also have train banks",
+                where=str(unseen_dir),
+                hint="an unseen topic must not appear in any train set",
+            )
+        if not unseen_banks:
+            if explicit:
+                raise InputError("no *.json bank files here", where=str(unseen_dir))
+            print(f"unseen: skipped, no banks in {unseen_dir}")
+        else:
+            styles = with_chat(HELDOUT_STYLES, PHRASES["chat_heldout"])
+            unseen = generate(
+                unseen_banks,
+                styles,
+                args.unseen_per_cell,
+                args.seed + 3,
+                bank_files(unseen_dir, unseen_banks),
+            )
+            print(f"unseen topics: {len(unseen_banks)} from {unseen_dir}")
+            report("unseen", unseen, args.out / "unseen.jsonl")
+            if xtrain:
+                shared = {r["response"] for r in xtrain} & {r["response"] for r in unseen}
+                print(f"responses shared by xtrain and unseen: {len(shared)} {sorted(shared)[:8]}")
     return 0
 
 
