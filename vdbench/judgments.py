@@ -58,6 +58,7 @@ def judgments_table(judge_id: str, samples: pd.DataFrame, scores: Sequence[Judge
         "label": [s.label for s in scores],
         "truncated": [s.truncated for s in scores],
         "note": [s.note for s in scores],
+        "ood": pa.array([s.ood for s in scores], pa.float64()),
     })
 
 

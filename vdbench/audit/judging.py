@@ -110,6 +110,7 @@ def judge_pairs(
                 "label": pa.array([s.label for s in scores], pa.string()),
                 "truncated": pa.array([bool(s.truncated) for s in scores], pa.bool_()),
                 "note": pa.array([s.note for s in scores], pa.string()),
+                "ood": pa.array([s.ood for s in scores], pa.float64()),
             }
         )
         with bulk_write(store) as con:

@@ -20,6 +20,7 @@ from vdbench.audit.topics import DEFAULT_THRESHOLD, Embedder, assign_topics, top
 from vdbench.errors import InputError
 from vdbench.evalsets.model import EvalSet
 from vdbench.judges.base import Judge
+from vdbench.judges.registry import DEFAULT_JUDGE
 from vdbench.progress import ProgressFn, no_progress
 from vdbench.store import Store
 
@@ -38,7 +39,7 @@ class AuditOptions:
     threshold: float = DEFAULT_THRESHOLD
     topic_map: str | None = None
     topics: bool = True  # embed prompts to assign topics (False: --no-topics)
-    judge: str = "probe"
+    judge: str = DEFAULT_JUDGE
     run_judge: bool = True  # False: --no-judge
     judge_batch: int = DEFAULT_JUDGE_BATCH
     n_boot: int = 1000

@@ -346,3 +346,21 @@ def apply_latest_calibration(store: Store, judge_id: str, frame: pd.DataFrame) -
             f"--judge {judge_id} --reference openai|human",
         )
     return calibrate_frame(frame, params)
+
+
+def human_labelled_items(store: Store, run_id: str) -> pd.DataFrame:
+    """The run's human-labelled samples with their texts: sample_id, topic, proposition,
+    prompt, response, label (the annotators' majority), n_annotators."""
+    labels = human_reference(store, run_id)
+    with store.read() as con:
+        texts = con.execute(
+            """
+            SELECT s.sample_id, s.topic, t.proposition, p.text AS prompt, s.text AS response
+            FROM samples s
+            JOIN prompts p ON p.eval_set = s.eval_set AND p.prompt_id = s.prompt_id
+            JOIN topics t ON t.eval_set = s.eval_set AND t.topic = s.topic
+            WHERE s.run_id = ?
+            """,
+            [run_id],
+        ).df()
+    return texts.merge(labels, on="sample_id").sort_values("sample_id").reset_index(drop=True)

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from vdbench.commands.common import add_db, add_json, console, print_json
+from vdbench.judges.registry import DEFAULT_JUDGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not embed prompts (pairs stay unassigned unless the topic map names them)",
     )
-    p.add_argument("--judge", default="probe", help="judge name or manifest path (default probe)")
+    p.add_argument("--judge", default=DEFAULT_JUDGE, help=f"judge name or manifest path (default {DEFAULT_JUDGE})")
     p.add_argument("--no-judge", action="store_true", help="import and assign topics only")
     p.add_argument(
         "--judge-batch",
@@ -129,7 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="templates",
         help="'templates' (default) or a local Hugging Face model directory",
     )
-    s.add_argument("--judge", default="probe", help="judge that buckets model samples by stance")
+    s.add_argument("--judge", default=DEFAULT_JUDGE, help="judge that buckets model samples by stance")
     s.add_argument("--samples", type=int, default=5, help="model samples per prompt (default 5)")
     s.add_argument("--temperature", type=float, default=0.7)
     s.add_argument("--max-new-tokens", type=int, default=256)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from vdbench.commands.common import add_json, console, print_json
+from vdbench.judges.registry import DEFAULT_JUDGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "./vdbench-demo-quick.duckdb with --quick)")
     p.add_argument("--workdir", default=".vdbench", help="micro world and trained models (default ./.vdbench)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--judge", default="probe", help="judge for inline judging (default probe)")
+    p.add_argument("--judge", default=DEFAULT_JUDGE, help=f"judge for inline judging (default {DEFAULT_JUDGE})")
     p.add_argument("--quick", action="store_true",
                    help="fewer steps, checkpoints and samples: a ~2 minute smoke run of every stage")
     p.add_argument("--only", nargs="*", metavar="STAGE",

@@ -29,6 +29,8 @@ class JudgeScore:
 
     `truncated` is True when the input was cut to fit the judge's context.
     `note` records a non-fatal outcome such as ``"empty response"``.
+    `ood` is the judge's out-of-domain distance for the input (higher = farther from what
+    it was trained and validated on), or None for judges that do not measure it.
     """
 
     p_support: float
@@ -36,6 +38,12 @@ class JudgeScore:
     p_oppose: float
     truncated: bool = False
     note: str | None = None
+    ood: float | None = None
+
+    @property
+    def confidence(self) -> float:
+        """The top probability: how sure the judge is of its label."""
+        return max(self.p_support, self.p_neutral, self.p_oppose)
 
     @property
     def label(self) -> str:
@@ -50,6 +58,7 @@ class JudgeScore:
             "label": self.label,
             "truncated": self.truncated,
             "note": self.note,
+            "ood": self.ood,
         }
 
 

@@ -63,8 +63,9 @@ def write_score_output(path: str | os.PathLike[str], rows: Sequence[dict[str, An
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row, score in zip(rows, scores, strict=True):
                 out = {**row, **score.as_dict(), "judge": judge_id}
-                if out.get("note") is None:
-                    out.pop("note")
+                for optional in ("note", "ood"):
+                    if out.get(optional) is None:
+                        out.pop(optional)
                 fh.write(json.dumps(out, ensure_ascii=False) + "\n")
         os.replace(tmp, path)
     except BaseException:

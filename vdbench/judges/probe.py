@@ -18,6 +18,7 @@ import numpy as np
 from vdbench.errors import JudgeError
 from vdbench.judges import features as F
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
+from vdbench.judges.crossenc import ood_distance
 from vdbench.judges.registry import make_judge_id
 
 
@@ -76,6 +77,11 @@ class ProbeJudge:
 
         weights_bytes = weights_path.read_bytes()
         self.arrays = {k: v.astype(np.float64) for k, v in load_file(str(weights_path)).items()}
+        # Optional OOD reference (scripts/write_probe_reference.py): training-response
+        # embeddings, so each score carries a distance to what the probe was trained on.
+        reference_path = self.manifest_dir / self.manifest.get("reference", "reference.safetensors")
+        self.reference = (load_file(str(reference_path))["pooled"].astype(np.float32)
+                          if reference_path.is_file() else None)
         self.encoder = F.load_encoder()
         name = self.manifest.get("name", "probe")
         template_hash = _sha16(self.recipe["recipe_text"].encode("utf-8"))
@@ -110,6 +116,8 @@ class ProbeJudge:
             feats = F.build_features(emb[r_idx], emb[q_idx], self.arrays)
             proba = F.mlp_proba(feats, self.arrays)
             truncated = cut[r_idx] | cut[q_idx]
+            ood = (ood_distance(emb[r_idx].astype(np.float32), self.reference)
+                   if self.reference is not None else None)
             for k, i in enumerate(live):
                 p = proba[k]
                 scores[i] = JudgeScore(
@@ -118,5 +126,6 @@ class ProbeJudge:
                     float(p[2]),
                     truncated=bool(truncated[k]),
                     note="input truncated to encoder limit" if truncated[k] else None,
+                    ood=None if ood is None else float(ood[k]),
                 )
         return [s for s in scores if s is not None]

@@ -1,7 +1,7 @@
 """Judges by name. Each judge is a manifest in ``judge_models/<name>/manifest.json``
 (or any directory/file the user points at) that names a backend and its options.
 
-Manifest keys: ``name``, ``backend`` (probe | hf | gguf | openai), ``model`` (a path
+Manifest keys: ``name``, ``backend`` (probe | crossenc | hf | gguf | openai), ``model`` (a path
 relative to the manifest's directory, an absolute path, or a model name for openai),
 ``template`` (a file next to the manifest; hashed into the judge id), ``label_options``
 (letter → stance), ``options`` (backend-specific: batch_size, n_threads, ...).
@@ -21,8 +21,13 @@ from typing import Any
 from vdbench.errors import JudgeError
 from vdbench.judges.base import Judge
 
+# The judge every command uses unless told otherwise (and the one `metrics` prefers when a
+# run has several). It is the one `vdbench judge eval` measured best on the built-in sets.
+DEFAULT_JUDGE = "probe"
+
 BACKENDS = {
     "probe": "vdbench.judges.probe:ProbeJudge",
+    "crossenc": "vdbench.judges.crossenc:CrossEncoderJudge",
     "hf": "vdbench.judges.hf:HFJudge",
     "gguf": "vdbench.judges.gguf:GGUFJudge",
     "openai": "vdbench.judges.openai_judge:OpenAIJudge",
@@ -99,7 +104,7 @@ def make_judge_id(name: str, template_hash: str, model_hash: str) -> str:
     return f"{name}:{template_hash[:8]}:{model_hash[:8]}"
 
 
-def load_judge(name_or_path: str = "probe", **overrides: Any) -> Judge:
+def load_judge(name_or_path: str = DEFAULT_JUDGE, **overrides: Any) -> Judge:
     """Build a judge from its manifest; `overrides` replace manifest keys or options."""
     path = find_manifest(name_or_path)
     manifest = read_manifest(path)
