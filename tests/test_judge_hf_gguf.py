@@ -334,14 +334,30 @@ def test_not_a_gguf_file_is_an_error(tmp_path, tiny_llama_dir):
 
 @pytest.mark.parametrize("backend", ["hf", pytest.param("gguf", marks=pytest.mark.gguf)])
 def test_vocabulary_without_the_label_letters_is_refused(backend, tmp_path, request):
-    # The tiny tokenizer never merged " X", " Y", " Z": each is two tokens there.
     model = request.getfixturevalue("tiny_llama_dir" if backend == "hf" else "tiny_gguf_path")
-    path = write_manifest(
-        tmp_path, backend, model, label_options={"X": "support", "Y": "neutral", "Z": "oppose"}
+    # Raw text ends in "Answer:", so the letter is " X": the tiny tokenizer never merged
+    # " X", " Y", " Z" (two tokens each).
+    raw = write_manifest(
+        tmp_path / "raw",
+        backend,
+        model,
+        label_options={"X": "support", "Y": "neutral", "Z": "oppose"},
+        chat_template="off",
     )
     with pytest.raises(JudgeError, match="vocabulary lacks the label options") as err:
-        load_judge(str(path))
+        load_judge(str(raw))
     assert "' X'" in str(err.value)
+    # The chat template ends in a newline, so the letter is bare: characters the
+    # tokenizer never saw are two byte tokens.
+    chat = write_manifest(
+        tmp_path / "chat",
+        backend,
+        model,
+        label_options={"Ω": "support", "Ж": "neutral", "Ψ": "oppose"},
+    )
+    with pytest.raises(JudgeError, match="vocabulary lacks the label options") as err:
+        load_judge(str(chat))
+    assert "'Ω'" in str(err.value)
 
 
 def test_unknown_option_and_bad_label_options_are_errors(tiny_llama_dir, tmp_path):
@@ -394,9 +410,14 @@ def test_letter_check_follows_the_template_ending():
     with_space = _toy_encoder(chars + ["Answer:", " A", " B", " C"])
     prompt = StancePrompt(DEFAULT_TEMPLATE)
     ids = letter_token_ids(prompt, with_space, where="toy")
-    assert len(set(ids)) == 3
+    index = {piece: i for i, piece in enumerate(chars + ["Answer:", " A", " B", " C"])}
+    assert ids == ((index[" A"],), (index[" B"],), (index[" C"],))
     # A template ending in a newline wants the bare letters, which are single characters.
     newline_prompt = StancePrompt(DEFAULT_TEMPLATE + "\n")
-    assert len(set(letter_token_ids(newline_prompt, with_space, where="toy"))) == 3
+    assert letter_token_ids(newline_prompt, with_space, where="toy") == (
+        (index["A"],),
+        (index["B"],),
+        (index["C"],),
+    )
     with pytest.raises(JudgeError, match="lacks the label options"):
         letter_token_ids(prompt, _toy_encoder(chars), where="toy")

@@ -5,13 +5,16 @@ with ``llama_get_logits_ith(ctx, -1)`` after each evaluation; ``logits_all`` sta
 Tokenisation is the GGUF model's own. Prefix reuse keeps what the KV cache already holds:
 before each item the context is cut back to the longest token prefix the item shares
 with what was evaluated last (at least the template's fixed prefix), and only the rest is
-evaluated.
+evaluated. The chat template is the one in the file's ``tokenizer.chat_template`` metadata,
+rendered as `hf` renders the tokenizer's (transformers' Jinja renderer), with the GGUF's
+BOS/EOS texts as ``bos_token``/``eos_token``.
 
 Manifest options: ``n_threads`` (1), ``max_input_tokens`` (2048, capped by the model's
 training context), ``debias_order`` (false), ``reuse_prefix`` (true), ``n_gpu_layers``
 (0), ``kv_cache_type`` ("f32": an f16 cache, llama.cpp's own default, halves
 its memory but moves p(s) by ~1e-3), ``n_batch`` (512), ``batch_size`` (16: items
-tokenised ahead; evaluation is one item at a time). Not thread-safe: one judge per thread.
+tokenised ahead; evaluation is one item at a time), ``chat_template`` ("auto" | "off"),
+``answer_prefix`` (""), as for `hf`. Not thread-safe: one judge per thread.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from vdbench.judges.prompting import (
     StancePrompt,
     check_options,
     common_prefix_length,
+    drop_repeated_bos,
     int_option,
     letter_token_ids,
     score_with_letter_logits,
+    variant_logits,
 )
 from vdbench.judges.registry import file_hash, make_judge_id, resolve_model_path
 
@@ -43,6 +48,8 @@ KNOWN_OPTIONS = frozenset(
         "kv_cache_type",
         "n_batch",
         "batch_size",
+        "chat_template",
+        "answer_prefix",
     }
 )
 DEFAULT_MAX_INPUT_TOKENS = 2048
@@ -170,9 +177,17 @@ class GGUFJudge:
         # Recurrent state cannot be cut back to a prefix: evaluate every item from scratch.
         if getattr(self.llm, "_is_recurrent", False) or getattr(self.llm, "_is_hybrid", False):
             self.reuse_prefix = False
+        self._bos_id = self.llm.token_bos() if self.llm.token_bos() >= 0 else None
+        self.prompt = self.prompt.for_model(
+            self.llm.metadata.get("tokenizer.chat_template") or None,
+            self._special_texts(),
+            where=str(self.model_path),
+        )
+        # Per letter, the ids of its variants (" A", "A", ...), as for hf.
         self.letter_ids = letter_token_ids(
             self.prompt, self.encode_plain, where=str(self.model_path)
         )
+        self._flat_letter_ids = [i for group in self.letter_ids for i in group]
         self._evaluated: list[int] = []
 
         template_hash = self.prompt.template_hash
@@ -216,9 +231,22 @@ class GGUFJudge:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _special_texts(self) -> dict[str, str]:
+        """bos_token/eos_token as the chat template sees them (their text in the vocabulary)."""
+        texts = {}
+        for key, token in (
+            ("bos_token", self.llm.token_bos()),
+            ("eos_token", self.llm.token_eos()),
+        ):
+            if token >= 0:
+                texts[key] = self.llm.detokenize([token], special=True).decode("utf-8", "replace")
+        return texts
+
     def encode(self, text: str) -> list[int]:
-        """Token ids of a whole prompt: BOS as the GGUF metadata says, special tokens parsed."""
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        """Token ids of a whole prompt: BOS as the GGUF metadata says (once, even when the
+        chat template writes one too), special tokens parsed."""
+        ids = list(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        return drop_repeated_bos(ids, self._bos_id)
 
     def encode_plain(self, text: str) -> list[int]:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -255,5 +283,6 @@ class GGUFJudge:
                 ) from None
             self._evaluated = list(ids)
             logits = self._llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-            rows.append([float(logits[token]) for token in self.letter_ids])
+            row = [float(logits[token]) for token in self._flat_letter_ids]
+            rows.append(variant_logits(row, self.letter_ids))
         return rows

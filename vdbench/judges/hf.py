@@ -4,13 +4,18 @@ The prompt (see `prompting`) ends where the answer letter goes; p(s) is the soft
 the letters' logits. Batches are left-padded with an attention mask and explicit position
 ids, so every row's answer position is the last column. The shared instruction prefix is
 run once: its KV cache is copied to each batch and only the per-item suffix is run.
+With a chat template in the tokenizer (and ``chat_template`` not "off"), the filled judge
+template is the user turn and the letter is read after the assistant's generation prompt
+(and ``answer_prefix``); the shared prefix is then cut from the rendered chat.
 
 Manifest options: ``batch_size`` (8), ``dtype`` ("float32"; "auto", "bfloat16",
 "float16"), ``device`` ("auto": cuda when available), ``max_input_tokens`` (2048, capped by
 the model's context), ``debias_order`` (false), ``reuse_prefix`` (true),
 ``trust_remote_code`` (false: code in the model directory is never run unless true),
 ``num_threads`` (torch threads while scoring; default $VDBENCH_THREADS, else unchanged),
-``attn_implementation`` (transformers' default unless set).
+``attn_implementation`` (transformers' default unless set), ``chat_template`` ("auto":
+the tokenizer's when it has one; "off": raw template text), ``answer_prefix`` ("": text
+after the generation prompt, before the letter, e.g. "Answer: ").
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from vdbench.judges.prompting import (
     StancePrompt,
     check_options,
     common_prefix_length,
+    drop_repeated_bos,
     int_option,
     letter_token_ids,
     score_with_letter_logits,
     shared_prefix_ids,
+    variant_logits,
 )
 from vdbench.judges.registry import file_hash, make_judge_id, resolve_model_path
 
@@ -47,6 +54,8 @@ KNOWN_OPTIONS = frozenset(
         "trust_remote_code",
         "num_threads",
         "attn_implementation",
+        "chat_template",
+        "answer_prefix",
     }
 )
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
@@ -134,9 +143,20 @@ class HFJudge:
         context = getattr(config, "max_position_embeddings", None) or DEFAULT_MAX_INPUT_TOKENS
         requested = int_option(options, "max_input_tokens", DEFAULT_MAX_INPUT_TOKENS, where=where)
         self.max_input_tokens = min(requested or DEFAULT_MAX_INPUT_TOKENS, int(context))
+        self.prompt = self.prompt.for_model(
+            tokenizer_chat_template(self.tokenizer),
+            {
+                key: str(value)
+                for key in ("bos_token", "eos_token")
+                if (value := getattr(self.tokenizer, key, None)) is not None
+            },
+            where=str(self.model_dir),
+        )
+        # Per letter, the ids of its variants (" A", "A", ...); logits gathered flat.
         self.letter_ids = letter_token_ids(
             self.prompt, self.encode_plain, where=str(self.model_dir)
         )
+        self._flat_letter_ids = [i for group in self.letter_ids for i in group]
         self.pad_id = next(
             (
                 i
@@ -233,8 +253,10 @@ class HFJudge:
         return tokenizer, model
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of a whole prompt, BOS as the tokenizer adds it."""
-        return list(self.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+        """Token ids of a whole prompt, BOS as the tokenizer adds it (once, even when the
+        chat template writes one too)."""
+        ids = list(self.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+        return drop_repeated_bos(ids, self.tokenizer.bos_token_id)
 
     def encode_plain(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -281,8 +303,8 @@ class HFJudge:
                 logits_to_keep=1,
                 **kwargs,
             )
-        logits = out.logits[:, -1, list(self.letter_ids)].float().cpu()
-        return logits.tolist()
+        logits = out.logits[:, -1, self._flat_letter_ids].float().cpu()
+        return [variant_logits(row, self.letter_ids) for row in logits.tolist()]
 
     def _shared_rotation(self, batch: list[list[int]]) -> int | None:
         """The rotation whose prefix every row starts with (and runs past), if any."""
@@ -307,6 +329,14 @@ class HFJudge:
         cache = copy.deepcopy(self._prefix_caches[rotation])
         cache.batch_repeat_interleave(rows)
         return cache
+
+
+def tokenizer_chat_template(tokenizer: Any) -> str | None:
+    """The tokenizer's default chat template, or None when it has none."""
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):  # named templates: the default one
+        template = template.get("default")
+    return template if isinstance(template, str) and template.strip() else None
 
 
 def _first_line(exc: BaseException) -> str:

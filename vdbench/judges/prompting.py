@@ -16,17 +16,29 @@ Order debiasing (`debias_order`) scores each item under every cyclic rotation of
 letter stands for which stance and averages p(s), cancelling a model's preference for a
 letter or a position.
 
+Chat models: a local backend binds the model's own chat template (`for_model`). The filled
+judge template is then the user turn, the model's assistant generation prompt follows,
+then the manifest's `answer_prefix` (e.g. "Answer: "), and the letter is read right
+there. Each letter counts with its leading-space and case variants (" A", "A", " a", "a"
+where each is one token), merged by logsumexp. `chat_template: "off"` in the options, or
+a model without a template, gives the raw filled template as before. The shared prefix
+and the answer anchor are found on the rendered chat text, so prefix reuse still holds.
+
 Tokenisation: the whole rendered prompt is tokenised in one go by the judge model's own
 tokenizer (BOS as the model expects, special-token text in the template parsed), so a
-backend with prefix reuse sees exactly the ids a backend without it sees.
+backend with prefix reuse sees exactly the ids a backend without it sees. A chat template
+that writes the BOS itself (Llama 3, Mistral) would get a second one from the tokenizer;
+`drop_repeated_bos` removes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +72,13 @@ _PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response|options)\}")
 _ITEM_PLACEHOLDER = re.compile(r"\{(topic|proposition|prompt|response)\}")
 # Shortest response kept when a long question forces the prompt field to be cut as well.
 _MIN_RESPONSE_CHARS = 200
+CHAT_TEMPLATE_MODES = ("auto", "off")
+# Llama-3.1-style templates print today's date unless given one; a fixed date keeps a
+# judge's prompt, and so its scores, the same from one day to the next.
+CHAT_DATE_STRING = "26 Jul 2024"
+# Stands in for per-item text when locating it in a rendered chat (letters only, so no
+# template filter such as trim or escaping alters it).
+_SPLIT_MARK = "VDBENCHSPLITMARKQZX"
 
 Encode = Callable[[str], list[int]]
 
@@ -77,8 +96,27 @@ class StancePrompt:
     stances: tuple[str, ...] = tuple(DEFAULT_LABEL_OPTIONS.values())
     descriptions: tuple[tuple[str, str], ...] = tuple(STANCE_DESCRIPTIONS.items())
     debias_order: bool = False
+    # "auto": use the model's chat template when it has one; "off": raw text.
+    chat_template_mode: str = "auto"
+    # Text after the assistant's generation prompt, before the letter (chat only).
+    answer_prefix: str = ""
+    # Set by a local backend (`for_model`): the model's chat template (None: raw text),
+    # the variables it is rendered with (bos_token, eos_token), and whether each letter
+    # also counts in its space/case variants.
+    chat_template: str | None = None
+    chat_variables: tuple[tuple[str, str], ...] = ()
+    letter_variants: bool = False
 
     def __post_init__(self) -> None:
+        if self.chat_template_mode not in CHAT_TEMPLATE_MODES:
+            raise JudgeError(
+                f"option 'chat_template' must be one of {', '.join(CHAT_TEMPLATE_MODES)}, "
+                f"got {self.chat_template_mode!r}",
+                hint='"auto" applies the model\'s own chat template when it has one; '
+                '"off" sends the template as raw text',
+            )
+        if not isinstance(self.answer_prefix, str):
+            raise JudgeError(f"option 'answer_prefix' must be a string, got {self.answer_prefix!r}")
         if sorted(self.stances) != sorted(STANCES) or len(self.letters) != len(self.stances):
             raise JudgeError(
                 f"label_options must map one letter to each of {', '.join(STANCES)}; got "
@@ -133,24 +171,75 @@ class StancePrompt:
             stances=tuple(str(v) for v in label_options.values()),
             descriptions=tuple((s, descriptions[s]) for s in STANCES),
             debias_order=bool(options.get("debias_order", False)),
+            chat_template_mode=str(options.get("chat_template", "auto")),
+            answer_prefix=options.get("answer_prefix", ""),
         )
+
+    def for_model(
+        self, chat_template: str | None, variables: Mapping[str, str], *, where: str
+    ) -> StancePrompt:
+        """This prompt as a local model reads it: its chat template (unless off or absent)
+        and letter variants. Raises JudgeError when the template cannot render a user turn.
+        """
+        use = chat_template if self.chat_template_mode == "auto" and chat_template else None
+        bound = dataclasses.replace(
+            self,
+            chat_template=use,
+            chat_variables=tuple(sorted(variables.items())) if use else (),
+            letter_variants=True,
+        )
+        if use is not None:
+            try:
+                rendered = render_chat(use, _SPLIT_MARK, dict(bound.chat_variables))
+            except Exception as exc:  # jinja2 errors and templates' raise_exception()
+                raise JudgeError(
+                    f"the model's chat template cannot render a user turn: {exc}",
+                    where=where,
+                    hint='set "chat_template": "off" in the judge manifest\'s options to send '
+                    "the judge template as raw text",
+                ) from None
+            if rendered.count(_SPLIT_MARK) != 1:
+                raise JudgeError(
+                    "the model's chat template does not show the user's message once",
+                    where=where,
+                    hint='set "chat_template": "off" in the judge manifest\'s options',
+                )
+        return bound
 
     @property
     def template_hash(self) -> str:
         """Hash of everything that decides the text the model reads and how it is read."""
-        spec = {
+        spec: dict[str, Any] = {
             "template": self.template.rstrip(" "),
             "label_options": list(zip(self.letters, self.stances, strict=True)),
             "descriptions": list(self.descriptions),
             "debias_order": self.debias_order,
         }
+        if self.letter_variants:  # local backends; the openai judge's hash stays as it was
+            spec["letter_variants"] = "space+case, logsumexp"
+            if self.chat_template is not None:
+                spec["chat_template"] = text_hash(self.chat_template)
+                spec["chat_variables"] = list(self.chat_variables)
+                spec["answer_prefix"] = self.answer_prefix.rstrip(" ")
         return text_hash(json.dumps(spec, sort_keys=True, ensure_ascii=False))
 
+    def _wrap(self, content: str) -> str:
+        """The model's chat around the filled template (no chat template: unchanged)."""
+        if self.chat_template is None:
+            return content
+        chat = render_chat(self.chat_template, content, dict(self.chat_variables))
+        return chat + self.answer_prefix.rstrip(" ")
+
     def prefix(self, rotation: int = 0) -> str:
-        """The text before the first per-item placeholder: the same for every item."""
+        """The text before the first per-item text: the same for every item (with a chat
+        template, the rendered chat up to that point)."""
         match = _ITEM_PLACEHOLDER.search(self.template)
         head = self.template[: match.start()] if match else self.template
-        return head.replace("{options}", self.options_text(rotation))
+        head = head.replace("{options}", self.options_text(rotation))
+        if self.chat_template is None:
+            return head
+        chat = self._wrap(head + _SPLIT_MARK)
+        return chat[: chat.index(_SPLIT_MARK)]
 
     @property
     def rotations(self) -> tuple[int, ...]:
@@ -185,37 +274,101 @@ class StancePrompt:
             "options": self.options_text(rotation),
         }
         # Trailing spaces belong to the answer ("Answer: A" is "Answer:" + " A").
-        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template.rstrip(" "))
+        filled = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template.rstrip(" "))
+        return self._wrap(filled)
 
     def answer_continuations(self) -> tuple[str, ...]:
-        """The text of each letter as the model would write it right after the template."""
-        space = "" if self.template.rstrip(" ").endswith("\n") else " "
-        return tuple(space + letter for letter in self.letters)
+        """The text of each letter as the model would write it right after the prompt."""
+        return tuple(variants[0] for variants in self.answer_variants())
+
+    def answer_variants(self) -> tuple[tuple[str, ...], ...]:
+        """Per letter, the texts that count as it: first the expected one (a space unless the
+        prompt ends in a newline or space), then, with `letter_variants`, the other
+        spacing and case ("A", " A", "a", " a")."""
+        anchor = self.answer_anchor()
+        space = "" if anchor.endswith(("\n", " ")) else " "
+        out = []
+        for letter in self.letters:
+            texts = [space + letter]
+            if self.letter_variants:
+                for case in (letter, letter.upper(), letter.lower()):
+                    texts += [case, " " + case]
+            out.append(tuple(dict.fromkeys(texts)))
+        return tuple(out)
 
     def answer_anchor(self) -> str:
-        """Fixed template text just before the answer (after the last placeholder)."""
-        tail = _PLACEHOLDER.split(self.template.rstrip(" "))[-1]
-        return tail[-64:]
+        """Fixed text just before the answer (after the last placeholder): the template's
+        last 64 characters, or with a chat template everything after the last item text
+        (end of the user turn, the assistant's generation prompt, the answer prefix)."""
+        if self.chat_template is None:
+            tail = _PLACEHOLDER.split(self.template.rstrip(" "))[-1]
+            return tail[-64:]
+        chat = self._wrap(_PLACEHOLDER.sub(_SPLIT_MARK, self.template.rstrip(" ")))
+        return chat.rsplit(_SPLIT_MARK, 1)[-1]
 
 
-def letter_token_ids(prompt: StancePrompt, encode_plain: Encode, *, where: str) -> tuple[int, ...]:
-    """The token id of each answer letter, checked to be one token after the template's end.
+def render_chat(chat_template: str, content: str, variables: Mapping[str, str]) -> str:
+    """`chat_template` (Jinja, as in tokenizer_config.json or GGUF metadata) rendered for one
+    user turn holding `content`, with the assistant's generation prompt, by transformers'
+    own renderer (the same sandbox and extensions as `apply_chat_template`).
+
+    `variables` are the template's extra names (bos_token, eos_token); `date_string` is
+    fixed (CHAT_DATE_STRING) unless given.
+    """
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    names: dict[str, Any] = {"date_string": CHAT_DATE_STRING, **variables}
+    # Annotated `-> str`, it returns (rendered chats, generation indices).
+    result: Any = render_jinja_template(
+        [[{"role": "user", "content": content}]],
+        None,
+        None,
+        chat_template,
+        add_generation_prompt=True,
+        **names,
+    )
+    return str(result[0][0])
+
+
+def drop_repeated_bos(ids: list[int], bos_id: int | None) -> list[int]:
+    """`ids` less a second leading BOS (a chat template that writes BOS, tokenised by a
+    tokenizer that adds one too)."""
+    if bos_id is not None and len(ids) >= 2 and ids[0] == ids[1] == bos_id:
+        return ids[1:]
+    return ids
+
+
+def letter_token_ids(
+    prompt: StancePrompt, encode_plain: Encode, *, where: str
+) -> tuple[tuple[int, ...], ...]:
+    """Per letter, the token ids that count as it: the expected text first (checked to be
+    one token after the prompt's end), then those of its variants that are one token too.
 
     `encode_plain` tokenises without BOS. Raises JudgeError naming the letters when the
     model's vocabulary has no single token for one of them (with the leading space the
-    template's end implies) or two letters share a token.
+    prompt's end implies) or two letters share a token. A variant token shared between
+    letters (letters "A" and "a") counts for neither.
     """
     anchor = prompt.answer_anchor()
     base = encode_plain(anchor)
-    ids: list[int] = []
-    lacking: list[str] = []
-    for continuation in prompt.answer_continuations():
+
+    def single_token(continuation: str) -> int | None:
         full = encode_plain(anchor + continuation)
         if len(full) == len(base) + 1 and full[: len(base)] == base:
-            ids.append(full[-1])
-        else:
-            lacking.append(repr(continuation))
-    if lacking or len(set(ids)) != len(ids):
+            return full[-1]
+        return None
+
+    groups: list[list[int]] = []
+    lacking: list[str] = []
+    for variants in prompt.answer_variants():
+        ids = [single_token(variants[0])]
+        if ids[0] is None:
+            lacking.append(repr(variants[0]))
+            continue
+        ids += [single_token(text) for text in variants[1:]]
+        groups.append(list(dict.fromkeys(i for i in ids if i is not None)))
+    primaries = [group[0] for group in groups]
+    if lacking or len(set(primaries)) != len(primaries):
         raise JudgeError(
             "model vocabulary lacks the label options as single tokens: "
             + (", ".join(lacking) if lacking else f"letters {list(prompt.letters)} share a token"),
@@ -223,7 +376,30 @@ def letter_token_ids(prompt: StancePrompt, encode_plain: Encode, *, where: str) 
             hint="use letters the tokenizer keeps whole (A/B/C usually are), or end the template "
             "so the answer letter follows a space or a newline",
         )
-    return tuple(ids)
+    owners = Counter(i for group in groups for i in group)
+    return tuple(
+        (group[0], *(i for i in group[1:] if owners[i] == 1 and i not in primaries))
+        for group in groups
+    )
+
+
+def variant_logits(row: Sequence[float], groups: Sequence[Sequence[int]]) -> list[float]:
+    """One logit per letter: logsumexp over its variants' logits.
+
+    `row` holds the logits of ``[i for g in groups for i in g]`` in that order (a backend
+    gathers them in one indexing step); a one-token group keeps its logit unchanged.
+    """
+    out: list[float] = []
+    pos = 0
+    for group in groups:
+        values = row[pos : pos + len(group)]
+        pos += len(group)
+        top = max(values)
+        if math.isinf(top):
+            out.append(top)
+            continue
+        out.append(top + math.log(sum(math.exp(v - top) for v in values)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -383,8 +559,12 @@ def score_with_letter_logits(
     return scores
 
 
-def check_options(options: dict[str, Any], known: set[str] | frozenset[str], backend: str,
-                  manifest_path: Path | None) -> str:
+def check_options(
+    options: dict[str, Any],
+    known: set[str] | frozenset[str],
+    backend: str,
+    manifest_path: Path | None,
+) -> str:
     """Refuse unknown judge options; returns the location to name in later errors."""
     where = str(manifest_path) if manifest_path else f"{backend} judge options"
     unknown = set(options) - set(known)
