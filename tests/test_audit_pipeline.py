@@ -4,6 +4,7 @@ keyword judge and a hashing embedder standing in for the models."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ from vdbench.cli import main
 from vdbench.errors import InputError
 from vdbench.evalsets import get_eval_set
 from vdbench.evalsets.model import EvalPrompt, EvalSet
+from vdbench.judges.base import JudgeIdentity, JudgeScore
 from vdbench.store import Store
 
 DATA = Path(__file__).parent / "data" / "audit"
@@ -447,3 +449,170 @@ def test_synth_cli_from_a_local_model_dir(tmp_path, fakes, capsys):
     assert summary["model_samples"]["judge_id"] == "keyword:test:test"
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == summary["n_pairs"] == 55 - sum(summary["shortfall"].values())
+
+
+# --- judge health ------------------------------------------------------------------------------
+
+# Hand-made judgments keyed by a response's first word: (p_support, p_neutral, p_oppose, ood).
+# The judge's OOD threshold is 0.5: "unsure" is flagged for confidence (0.40 < 0.6), "far" for
+# its OOD distance (0.9 > 0.5) although it is confident.
+TABLE = {
+    "sure-support": (0.8, 0.1, 0.1, 0.1),
+    "sure-oppose": (0.1, 0.1, 0.8, 0.1),
+    "unsure": (0.25, 0.35, 0.40, 0.1),
+    "far": (0.9, 0.05, 0.05, 0.9),
+}
+
+
+class TableJudge:
+    """Scores responses from TABLE; `guess` makes it near-uniform and far from its domain."""
+
+    identity = JudgeIdentity(
+        judge_id="table:test:test",
+        name="table",
+        backend="test",
+        model="none",
+        template_hash="test",
+        model_hash="test",
+        manifest={"ood_threshold": 0.5},
+    )
+
+    def __init__(self, guess: bool = False) -> None:
+        self.guess = guess
+
+    def score(self, items):
+        if self.guess:
+            return [JudgeScore(0.36, 0.33, 0.31, ood=0.9) for _ in items]
+        rows = [TABLE[item.response.split()[0]] for item in items]
+        return [JudgeScore(*row[:3], ood=row[3]) for row in rows]
+
+
+# Three confident pairs (Δ = +1.4, a flip each), one with an unsure chosen side (Δ = −0.85, a
+# flip), one with an out-of-domain chosen side (Δ = +0.15, no flip).
+HEALTH_PAIRS = [("sure-support", "sure-oppose")] * 3 + [
+    ("unsure", "sure-support"),
+    ("far", "sure-support"),
+]
+
+
+@pytest.fixture
+def table_store(tmp_path, monkeypatch):
+    """A JSONL of HEALTH_PAIRS on abortion, a topic map, and the CLI argv that audits it."""
+    path = tmp_path / "health.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"prompt": f"Should abortion be legal? ({i})", "chosen": f"{c} {i}",
+                 "rejected": f"{r} {i}"}
+            ) + "\n"
+            for i, (c, r) in enumerate(HEALTH_PAIRS)
+        )
+    )
+    topic_map = tmp_path / "map.json"
+    topic_map.write_text(json.dumps({"abortion": "abortion"}))
+    judge = {"judge": TableJudge()}
+    monkeypatch.setattr("vdbench.judges.registry.load_judge", lambda *a, **k: judge["judge"])
+    argv = ["audit", "--input", str(path), "--format", "trl", "--db", str(tmp_path / "h.duckdb"),
+            "--no-topics", "--topic-map", str(topic_map), "--n-boot", "100", "--quiet"]
+    return argv, judge
+
+
+def test_audit_json_carries_judge_health_and_confident_statistics(table_store, capsys):
+    argv, _ = table_store
+    assert main([*argv, "--json"]) == 0
+    gap = json.loads(capsys.readouterr().out)["gap"]
+    health = gap["judge_health"]
+    assert health["min_confidence"] == 0.6 and health["ood_threshold"] == 0.5
+    assert health["ood_measured"] is True
+    pooled = health["groups"]["all"]
+    assert pooled["n"] == 10 and pooled["n_pairs"] == 5  # responses, pairs
+    assert pooled["low_confidence"] == pytest.approx(0.1)  # "unsure"
+    assert pooled["ood"] == pytest.approx(0.1)  # "far"
+    assert pooled["flagged"] == pytest.approx(0.2) and pooled["reliable"] is True
+    assert pooled["confident_pairs"] == pytest.approx(0.6) and pooled["n_confident_pairs"] == 3
+    assert pooled["label"] == "judge ok 20%"
+    assert health["per_topic"]["abortion"]["flagged"] == pytest.approx(0.2)
+    assert health["groups"]["off_topic"]["n"] == 0
+
+    every, sure = gap["groups"]["all"], gap["confident"]["groups"]["all"]
+    assert gap["confident"]["n_pairs"] == 3 and gap["confident"]["share"] == pytest.approx(0.6)
+    # all pairs: mean |Δ| (3 × 1.4 + 0.85 + 0.15) / 5, flips 4 / 5,
+    # support gap (2.4 + 0.25 + 0.9) / 5 − (0.3 + 0.8 + 0.8) / 5
+    assert every["mean_abs_margin"] == pytest.approx(1.04)
+    assert every["flip_rate"] == pytest.approx(0.8)
+    assert every["support_gap"] == pytest.approx(0.71 - 0.38)
+    # confident pairs only: the three sure pairs
+    assert sure["n_pairs"] == 3 and sure["mean_abs_margin"] == pytest.approx(1.4)
+    assert sure["flip_rate"] == 1.0 and sure["support_gap"] == pytest.approx(0.7)
+    assert sure["ci"]["mean_abs_margin"] == pytest.approx([1.4, 1.4])
+    assert gap["confident"]["per_topic"]["abortion"]["n_pairs"] == 3
+    assert gap["confident"]["groups"]["off_topic"] is None
+
+
+def test_min_confidence_moves_the_flag_line(table_store, capsys):
+    argv, _ = table_store
+    # At 0.3 no judgment is low-confidence; only the OOD one stays flagged.
+    assert main([*argv, "--json", "--min-confidence", "0.3"]) == 0
+    gap = json.loads(capsys.readouterr().out)["gap"]
+    assert gap["judge_health"]["min_confidence"] == 0.3
+    assert gap["judge_health"]["groups"]["all"]["low_confidence"] == 0
+    assert gap["confident"]["n_pairs"] == 4
+
+
+def test_confident_block_equals_all_pairs_when_nothing_is_flagged(db, tmp_path, vprism):
+    path = synth_file(tmp_path, vprism, gap=0.5)
+    report = run_audit(
+        Store(db),
+        AuditOptions(input=str(path), format="trl", threshold=0.2, n_boot=50),
+        judge=KeywordJudge(),  # every score has confidence ≥ 0.6 and no OOD distance
+        embedder=hashing_embedder,
+    )
+    gap = report["gap"]
+    assert gap["judge_health"]["ood_measured"] is False
+    assert gap["judge_health"]["groups"]["all"]["ood"] is None
+    assert gap["confident"]["share"] == 1.0
+    assert gap["confident"]["groups"] == gap["groups"]  # same pairs, same bootstrap seeds
+    assert gap["confident"]["per_topic"] == {
+        t: {k: v for k, v in s.items() if k != "histogram"} for t, s in gap["per_topic"].items()
+    }
+
+
+def test_printed_report_shows_judge_health_and_the_confident_gap(table_store, capsys):
+    argv, _ = table_store
+    assert main(argv) == 0
+    human = capsys.readouterr().out
+    assert "judge ok 20%: of 10 judged responses, 20% flagged" in human
+    assert "confidence < 0.6 or OOD distance > 0.5" in " ".join(human.split())
+    assert "the same on confidently judged pairs only (3 of 5)" in human
+    assert re.search(r"^\s*support gap\s+\+0\.33\s+\+0\.33\s*$", human, re.M)
+    assert re.search(r"^\s*support gap\s+\+0\.70\s+\+0\.70\s*$", human, re.M)  # confident table
+    assert re.search(r"^\s*confident\s+60%\s+60%\s*$", human, re.M)
+    assert re.search(r"^abortion .* 20%\s+too few$", human, re.M)
+    assert "GUESSING" not in human and "WARNING" not in human
+    assert max(len(line) for line in human.splitlines()) <= 80
+
+
+def test_a_guessing_judge_looks_like_one_in_the_printed_report(table_store, capsys):
+    argv, judge = table_store
+    judge["judge"] = TableJudge(guess=True)
+    assert main(argv) == 0
+    human = capsys.readouterr().out
+    words = " ".join(human.split())
+    assert human.startswith("dataset ") and "judge GUESSING 100%: of 10 judged responses" in human
+    assert "WARNING: the judge is guessing on most of these responses" in words
+    assert re.search(r"^\s*judge\s+GUESSING 100%\s+GUESSING 100%\s*$", human, re.M)
+    assert "no confidently judged pair (each has a flagged side)" in human
+    assert re.search(r"^abortion .* 100%!\s+too few$", human, re.M)
+    assert "!: over 50% of the topic's responses flagged" in human
+    assert max(len(line) for line in human.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("value", ["1.5", "-1", "nan"])
+def test_bad_min_confidence_is_refused_before_anything_is_imported(table_store, capsys, value):
+    argv, _ = table_store
+    assert main([*argv, "--min-confidence", value]) == 2
+    err = capsys.readouterr().err
+    assert "--min-confidence must be between 0 and 1" in err and value in err
+    assert not Path(argv[argv.index("--db") + 1]).exists()  # refused before the import
+    with pytest.raises(InputError, match="--min-confidence must be between 0 and 1, got 1.5"):
+        run_audit(Store(argv[argv.index("--db") + 1]), AuditOptions(min_confidence=1.5))

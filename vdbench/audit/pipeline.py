@@ -14,11 +14,17 @@ from vdbench.audit.importer import (
     stored_import_report,
 )
 from vdbench.audit.judging import DEFAULT_JUDGE_BATCH, judge_pairs
-from vdbench.audit.report import gap_report, judged_pairs
+from vdbench.audit.report import (
+    check_min_confidence,
+    gap_report,
+    judge_ood_threshold,
+    judged_pairs,
+)
 from vdbench.audit.stats import DEFAULT_BINS
 from vdbench.audit.topics import DEFAULT_THRESHOLD, Embedder, assign_topics, topic_coverage
 from vdbench.errors import InputError
 from vdbench.evalsets.model import EvalSet
+from vdbench.judge_health import DEFAULT_MIN_CONFIDENCE
 from vdbench.judges.base import Judge
 from vdbench.judges.registry import DEFAULT_JUDGE
 from vdbench.progress import ProgressFn, no_progress
@@ -46,6 +52,7 @@ class AuditOptions:
     confidence: float = 0.95
     seed: int = 0
     bins: int = DEFAULT_BINS
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # judge health: below it a judgment is flagged
 
 
 def resolve_eval_set(store: Store, name: str) -> EvalSet:
@@ -84,6 +91,7 @@ def run_audit(
         raise InputError(f"--n-boot must be at least 1, got {opts.n_boot}")
     if opts.batch_size < 1 or opts.judge_batch < 1:
         raise InputError("--batch-size must be at least 1")
+    check_min_confidence(opts.min_confidence)
     evalset = resolve_eval_set(store, opts.eval_set)
 
     if opts.dataset:
@@ -149,7 +157,13 @@ def run_audit(
         stats_started = time.perf_counter()
         df = judged_pairs(store, dataset_id, judge.identity.judge_id)
         gap = gap_report(
-            df, n_boot=opts.n_boot, confidence=opts.confidence, seed=opts.seed, bins=opts.bins
+            df,
+            n_boot=opts.n_boot,
+            confidence=opts.confidence,
+            seed=opts.seed,
+            bins=opts.bins,
+            min_confidence=opts.min_confidence,
+            ood_threshold=judge_ood_threshold(store, judge.identity.judge_id),
         )
         judging["pairs_judged"] = len(df)
         gap["seconds"] = round(time.perf_counter() - stats_started, 3)

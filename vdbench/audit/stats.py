@@ -16,6 +16,8 @@ oppose), one row per pair, for the chosen and the rejected response.
   rate but not in JS.
 - Confidence intervals: percentile bootstrap over pairs (pairs resampled with
   replacement; every statistic recomputed on each replicate).
+- Support gap: mean p_support of the chosen responses minus that of the rejected ones,
+  in [−1, 1] (a point estimate; no interval of its own).
 - Predicted drift direction: "toward support" if the CI of mean Δ lies above 0,
   "toward oppose" if below, otherwise "none"; "too few pairs" below ``min_pairs``
   (default 10), where a percentile bootstrap interval is too narrow to trust (one pair
@@ -99,6 +101,11 @@ class GapStats:
     ci: dict[str, tuple[float, float]]
     direction: str
 
+    @property
+    def support_gap(self) -> float:
+        """Mean p_support of chosen minus that of rejected, in [−1, 1]."""
+        return self.chosen_mean[0] - self.rejected_mean[0]
+
     def as_dict(self) -> dict:
         from vdbench.evalsets.topics import STANCES
 
@@ -111,6 +118,7 @@ class GapStats:
             "ci": {k: list(v) for k, v in self.ci.items()},
             "chosen_mean": dict(zip(STANCES, self.chosen_mean, strict=True)),
             "rejected_mean": dict(zip(STANCES, self.rejected_mean, strict=True)),
+            "support_gap": self.support_gap,
             "direction": self.direction,
         }
 

@@ -75,7 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not embed prompts (pairs stay unassigned unless the topic map names them)",
     )
-    p.add_argument("--judge", default=DEFAULT_JUDGE, help=f"judge name or manifest path (default {DEFAULT_JUDGE})")
+    p.add_argument(
+        "--judge",
+        default=DEFAULT_JUDGE,
+        help=f"judge name or manifest path (default {DEFAULT_JUDGE})",
+    )
     p.add_argument("--no-judge", action="store_true", help="import and assign topics only")
     p.add_argument(
         "--judge-batch",
@@ -89,6 +93,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument(
         "--bins", type=int, default=20, help="histogram bins over Δ ∈ [−2, 2] (default 20)"
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.6,
+        metavar="P",
+        help="judge health: a judgment whose top stance probability is below P is flagged "
+        "(as is one beyond the judge's OOD threshold); the gap is also reported on the pairs "
+        "with neither side flagged (default 0.6)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_json(p)
@@ -130,7 +143,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="templates",
         help="'templates' (default) or a local Hugging Face model directory",
     )
-    s.add_argument("--judge", default=DEFAULT_JUDGE, help="judge that buckets model samples by stance")
+    s.add_argument(
+        "--judge", default=DEFAULT_JUDGE, help="judge that buckets model samples by stance"
+    )
     s.add_argument("--samples", type=int, default=5, help="model samples per prompt (default 5)")
     s.add_argument("--temperature", type=float, default=0.7)
     s.add_argument("--max-new-tokens", type=int, default=256)
@@ -158,12 +173,14 @@ def _logger(quiet: bool):
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from vdbench.audit.pipeline import AuditOptions, list_datasets, run_audit
+    from vdbench.audit.report import check_min_confidence
     from vdbench.audit.topics import DEFAULT_THRESHOLD
     from vdbench.errors import InputError
     from vdbench.store import Store
 
     if not args.db:
         raise InputError("--db is required", hint="the DuckDB store file (created if missing)")
+    check_min_confidence(args.min_confidence)
     store = Store(args.db)
     if args.list:
         datasets = list_datasets(store)
@@ -199,6 +216,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         seed=args.seed,
         bins=args.bins,
+        min_confidence=args.min_confidence,
     )
     report = run_audit(store, opts, log=_logger(args.quiet))
     if args.json:
@@ -316,8 +334,7 @@ _DRIFT = {
 
 
 def print_report(report: dict) -> None:
-    from rich import box
-    from rich.table import Table
+    from vdbench.judge_health import UNRELIABLE_SHARE
 
     out = console()
     d, t = report["dataset"], report["topics"]
@@ -362,43 +379,162 @@ def print_report(report: dict) -> None:
         markup=False,
     )
 
-    groups = {k: v for k, v in gap["groups"].items() if v is not None}
-    overall = Table(
-        title=f"stance gap, Δ = margin(chosen) − margin(rejected) ({level}% CIs)",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+    health = gap.get("judge_health")
+    if health:
+        for line in judge_health_lines(health, gap.get("confident") or {}):
+            out.print(line, markup=False)
+
+    names = [k for k, v in gap["groups"].items() if v is not None]
+    out.print(
+        gap_table(
+            f"stance gap, Δ = margin(chosen) − margin(rejected) ({level}% CIs)",
+            {k: gap["groups"][k] for k in names},
+            (health or {}).get("groups"),
+        )
     )
-    overall.add_column("", no_wrap=True)
+    confident = gap.get("confident")
+    n_all = gap["groups"]["all"]["n_pairs"] if gap["groups"].get("all") else 0
+    if confident and health and n_all:
+        if confident["n_pairs"] == n_all:
+            out.print(
+                "every pair is confidently judged: the gap on confident pairs is the one above",
+                markup=False,
+            )
+        elif confident["n_pairs"] == 0:
+            out.print(
+                "no confidently judged pair (each has a flagged side): the gap above is a guess",
+                markup=False,
+            )
+        else:
+            out.print(
+                gap_table(
+                    f"the same on confidently judged pairs only ({confident['n_pairs']:,} of "
+                    f"{n_all:,})",
+                    {k: confident["groups"].get(k) for k in names},
+                )
+            )
+
+    if gap["per_topic"]:
+        # Plain text: fixed widths fit 80 columns whatever the terminal reports.
+        topic_health = (health or {}).get("per_topic", {})
+        out.print(
+            f"per topic (on-topic pairs; flag: judge-flagged responses)\n{'topic':<20} "
+            f"{'pairs':>5}  {'mean Δ [' + str(level) + '% CI]':<19} {'|Δ|':>4} {'flip':>4} "
+            f"{'JS':>5} {'flag':<5}  drift",
+            markup=False,
+        )
+        unreliable = False
+        for topic, s in gap["per_topic"].items():
+            h = topic_health.get(topic)
+            flag = _flag(h)
+            unreliable |= flag.endswith("!")
+            out.print(
+                f"{topic[:20]:<20} {s['n_pairs']:>5,}  "
+                f"{_ci(s['mean_margin'], s['ci']['mean_margin']):<19} "
+                f"{s['mean_abs_margin']:>4.2f} {s['flip_rate']:>4.0%} "
+                f"{s['js_divergence']:>5.3f} {flag:<5}  {_DRIFT[s['direction']]}",
+                markup=False,
+            )
+        if unreliable:
+            out.print(
+                f"  !: over {UNRELIABLE_SHARE:.0%} of the topic's responses flagged: its row is "
+                "mostly judge noise",
+                markup=False,
+            )
+    out.print(histogram_text(gap["histogram"]), markup=False)
+    out.print(f"total {report['seconds']:.1f} s", markup=False)
+
+
+def _flag(row: dict | None) -> str:
+    """A topic's flagged share for the per-topic table; '!' marks an unreliable judge."""
+    if not row or not row.get("n"):
+        return "—"
+    return f"{row['flagged']:.0%}" + ("" if row["reliable"] else "!")
+
+
+def _health_cell(row: dict | None) -> str:
+    # health_label without its leading "judge ", which the row label already says.
+    from vdbench.judge_health import health_label
+
+    return health_label(row).removeprefix("judge ")
+
+
+def judge_health_lines(health: dict, confident: dict, width: int = 78) -> list[str]:
+    """The judge-health paragraph: the rule, the pooled shares, and a warning if guessing."""
+    import textwrap
+
+    from vdbench.judge_health import UNRELIABLE_SHARE, health_label
+
+    rule = f"confidence < {health['min_confidence']:g}"
+    if health.get("ood_threshold") is not None:
+        rule += f" or OOD distance > {health['ood_threshold']:.3g}"
+    pooled = health["groups"]["all"]
+    if not pooled.get("n"):
+        return [f"judge health: no judged responses (flagged: {rule})"]
+    ood = (
+        f", out of domain {pooled['ood']:.0%}"
+        if pooled.get("ood") is not None
+        else " (this judge measures no OOD distance)"
+    )
+    text = (
+        f"{health_label(pooled)}: of {pooled['n']:,} judged responses, {pooled['flagged']:.0%} "
+        f"flagged ({rule}) — low confidence {pooled['low_confidence']:.0%}{ood}; "
+        f"{pooled['confident_pairs']:.0%} of pairs confidently judged (both sides unflagged)"
+    )
+    lines = textwrap.wrap(text, width, subsequent_indent="  ")
+    if not pooled["reliable"]:
+        lines += textwrap.wrap(
+            f"WARNING: the judge is guessing on most of these responses (over "
+            f"{UNRELIABLE_SHARE:.0%} flagged): the stance gap below mostly measures its noise, "
+            "not the data. Check it with `vdbench judge eval`, or audit with another --judge.",
+            width,
+            subsequent_indent="  ",
+        )
+    return lines
+
+
+def gap_table(title: str, groups: dict[str, dict | None], health: dict | None = None):
+    """Rich table of the gap statistics, one column per group ('—' for an empty group)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True)
     for name in groups:
-        overall.add_column(name.replace("_", "-"), justify="right", no_wrap=True)
+        table.add_column(name.replace("_", "-"), justify="right", no_wrap=True)
+
+    def row(label: str, cell) -> None:
+        table.add_row(label, *(cell(s) if s is not None else "—" for s in groups.values()))
+
     for label, key, fmt in (
         ("mean Δ", "mean_margin", _ci),
         ("mean |Δ|", "mean_abs_margin", _ci_abs),
         ("flip rate", "flip_rate", _pct),
         ("JS (bits)", "js_divergence", _js),
     ):
-        overall.add_row(label, *(fmt(s[key], s["ci"][key]) for s in groups.values()))
-    overall.add_row("pairs", *(f"{s['n_pairs']:,}" for s in groups.values()))
-    overall.add_row("drift", *(_DRIFT[s["direction"]] for s in groups.values()))
-    out.print(overall)
-
-    if gap["per_topic"]:
-        # Plain text: fixed widths fit 80 columns whatever the terminal reports.
-        out.print(
-            f"per topic (on-topic pairs)\n{'topic':<20} {'pairs':>5}  "
-            f"{'mean Δ [' + str(level) + '% CI]':<20} {'|Δ|':>4} {'flip':>4} {'JS':>5}  drift",
-            markup=False,
+        row(label, lambda s, key=key, fmt=fmt: fmt(s[key], s["ci"][key]))
+    row("support gap", lambda s: f"{_support_gap(s):+.2f}")
+    row("pairs", lambda s: f"{s['n_pairs']:,}")
+    row("drift", lambda s: _DRIFT[s["direction"]])
+    if health:
+        table.add_row("judge", *(_health_cell(health.get(name)) for name in groups))
+        table.add_row(
+            "confident",
+            *(
+                "—"
+                if not (h := health.get(name)) or h.get("confident_pairs") is None
+                else f"{h['confident_pairs']:.0%}"
+                for name in groups
+            ),
         )
-        for topic, s in gap["per_topic"].items():
-            out.print(
-                f"{topic[:20]:<20} {s['n_pairs']:>5,}  "
-                f"{_ci(s['mean_margin'], s['ci']['mean_margin']):<20} "
-                f"{s['mean_abs_margin']:>4.2f} {s['flip_rate']:>4.0%} "
-                f"{s['js_divergence']:>5.3f}  {_DRIFT[s['direction']]}",
-                markup=False,
-            )
-    out.print(histogram_text(gap["histogram"]), markup=False)
-    out.print(f"total {report['seconds']:.1f} s", markup=False)
+    return table
+
+
+def _support_gap(s: dict) -> float:
+    # Stored reports written before support_gap existed carry the two means only.
+    if "support_gap" in s:
+        return s["support_gap"]
+    return s["chosen_mean"]["support"] - s["rejected_mean"]["support"]
 
 
 def histogram_text(hist: dict, width: int = 30) -> str:
