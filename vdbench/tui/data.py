@@ -32,8 +32,8 @@ from vdbench.evalsets.topics import STANCES
 from vdbench.metrics.bootstrap import bootstrap_topic_values
 from vdbench.metrics.drift import stage_drift
 from vdbench.store import Store
+from vdbench.tui.health_data import ALL_TOPICS, JudgeHealth, load_judge_health
 
-ALL_TOPICS = "(all topics)"
 # A busy store (a writer mid-transaction) is retried at the next tick rather than shown.
 READ_LOCK_TIMEOUT_S = 2.0
 WRITE_LOCK_TIMEOUT_S = 30.0
@@ -228,6 +228,8 @@ class RunSeries:
     problem: Problem | None = None
     # Point values v_t(T) of every (topic, step), without CIs: a scrub shows these at once.
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Judge health per (step, topic): shares of low-confidence / out-of-domain judgments.
+    judge_health: JudgeHealth = field(default_factory=JudgeHealth)
 
 
 POINT_VALUES_SQL = """
@@ -245,7 +247,7 @@ POINT_VALUES_SQL = """
 
 
 def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSeries:
-    """Checkpoints (with judged-sample counts), the judge and output health of one run."""
+    """Checkpoints (with judged-sample counts), the judge, output and judge health of one run."""
     with ts.read() as con:
         queries.require_run(con, run_id)
         health = queries.output_health(con, run_id)
@@ -258,7 +260,9 @@ def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSerie
             problem = None
         counts: dict[int, int] = {}
         values = pd.DataFrame()
+        judge_health = JudgeHealth()
         if judge_id is not None:
+            judge_health = load_judge_health(con, run_id, judge_id)
             # Same definition as topic_values (mean over prompts of per-prompt sample means).
             values = con.execute(POINT_VALUES_SQL, [run_id, judge_id, ALL_TOPICS]).df()
             counts = {int(step): int(n) for step, n in
@@ -269,7 +273,7 @@ def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSerie
         problem = Problem(f"run {run_id} has no checkpoints yet",
                           "no checkpoint has been sampled for this run",
                           "they appear here as a training or sampling run writes them")
-    return RunSeries(run_id, judge_id, points, health, problem, values)
+    return RunSeries(run_id, judge_id, points, health, problem, values, judge_health)
 
 
 def pool_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
@@ -367,6 +371,8 @@ class StanceSnapshot:
     values: pd.DataFrame  # one row per topic (ALL_TOPICS first)
     health: dict[str, float] | None
     has_ci: bool = True
+    # {topic: judge health row} at this checkpoint (vdbench.tui.health_data.JudgeHealth.at).
+    judge_health: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def quick_values(series: RunSeries, step: int) -> pd.DataFrame:
@@ -384,7 +390,7 @@ def quick_values(series: RunSeries, step: int) -> pd.DataFrame:
 
 def stance_snapshot(ts: TuiStore | None, cache: ValueCache, series: RunSeries, index: int,
                     quick: bool = False) -> StanceSnapshot:
-    """Per-topic stance values with CIs and output health at the run's index-th checkpoint.
+    """Per-topic stance values with CIs, output and judge health at the run's index-th checkpoint.
 
     quick=True: from memory only — the cached CIs if there are any, else point values
     without CIs (see quick_values); ts may then be None.
@@ -403,7 +409,8 @@ def stance_snapshot(ts: TuiStore | None, cache: ValueCache, series: RunSeries, i
     health = series.health[series.health["step"] == ckpt.step]
     health_row = health.iloc[0].to_dict() if len(health) else None
     return StanceSnapshot(series.run_id, series.judge_id or "", ckpt, index, len(series.checkpoints),
-                          values, health_row, has_ci=not quick)
+                          values, health_row, has_ci=not quick,
+                          judge_health=series.judge_health.at(ckpt.step))
 
 
 @dataclass
@@ -814,20 +821,29 @@ class LabelQueue:
     n_labelled: int
     n_unlabelled: int
     items: list[dict]
+    run_id: str | None = None  # the queue holds only this run's samples (None: every run's)
 
 
-def label_queue(ts: TuiStore, source: str, limit: int = 50) -> LabelQueue:
-    """Samples this annotator has not labelled, in a fixed shuffled order across topics/checkpoints."""
+def label_queue(ts: TuiStore, source: str, limit: int = 50, run_id: str | None = None) -> LabelQueue:
+    """Samples this annotator has not labelled, in a fixed shuffled order across topics/checkpoints.
+
+    run_id: only that run's samples (and the counts are that run's); None: every run's.
+    """
+    scope = "" if run_id is None else " AND s.run_id = ?"
+    in_run = [] if run_id is None else [run_id]
     with ts.read() as con:
-        n_labelled = con.execute("SELECT count(*) FROM reference_labels WHERE source = ?",
-                                 [source]).fetchone()[0]
-        n_total = con.execute("SELECT count(*) FROM samples").fetchone()[0]
+        counted = "reference_labels r" if run_id is None else \
+            "reference_labels r JOIN samples s USING (sample_id)"
+        n_labelled = con.execute(f"SELECT count(*) FROM {counted} WHERE r.source = ?{scope}",
+                                 [source, *in_run]).fetchone()[0]
+        n_total = con.execute(f"SELECT count(*) FROM samples s WHERE true{scope}",
+                              in_run).fetchone()[0]
         items = queries.records(con.execute(
-            """
+            f"""
             WITH todo AS (
                 SELECT s.* FROM samples s
                 WHERE NOT EXISTS (SELECT 1 FROM reference_labels r
-                                  WHERE r.source = ? AND r.sample_id = s.sample_id)
+                                  WHERE r.source = ? AND r.sample_id = s.sample_id){scope}
                 ORDER BY hash(s.sample_id) LIMIT ?
             )
             SELECT t.sample_id, t.run_id, t.step, t.topic, t.prompt_id, t.sample_idx,
@@ -840,8 +856,8 @@ def label_queue(ts: TuiStore, source: str, limit: int = 50) -> LabelQueue:
                        FROM judgments WHERE sample_id IN (SELECT sample_id FROM todo)) j
                    ON j.sample_id = t.sample_id AND j.k = 1
             ORDER BY hash(t.sample_id)
-            """, [source, limit]))
-    return LabelQueue(source, int(n_labelled), int(n_total) - int(n_labelled), items)
+            """, [source, *in_run, limit]))
+    return LabelQueue(source, int(n_labelled), int(n_total) - int(n_labelled), items, run_id)
 
 
 def write_label(ts: TuiStore, source: str, sample_id: int, label: str) -> None:

@@ -204,6 +204,48 @@ def drift_plot(series: Sequence[PlotSeries], width: int, height: int,
     return lines
 
 
+@dataclass
+class HealthMark:
+    """Judge health at one checkpoint of the drift plot: x in [0, 1], flagged share, glyph."""
+
+    x: float
+    flagged: float
+    glyph: str  # ✓ ok, ~ weak, ! GUESSING (vdbench.tui.health_data.flag_glyph)
+    bad: bool = False  # more than half flagged: shown in reverse video
+
+
+def judge_strip(marks: Sequence[HealthMark], width: int) -> Text:
+    """One row under drift_plot's x axis: at each checkpoint's column its flagged share in
+    percent and its glyph (`77!`), or the glyph alone where the checkpoints are too close.
+
+    Same columns as drift_plot(width=width): a 6-cell gutter reading `judge`, then the plot.
+    """
+    w = max(10, width - 6)
+    cols = sorted(((min(w - 1, max(0, round(m.x * (w - 1)))), m) for m in marks), key=lambda cm: cm[0])
+    cells = [f"{m.flagged * 100:.0f}{m.glyph}" for _, m in cols]
+    placed: list[tuple[int, str, HealthMark]] = []
+    end = -1
+    for (c, m), cell in zip(cols, cells, strict=True):
+        at = min(w - len(cell), max(0, c - len(cell) + 1))  # the glyph sits on the checkpoint
+        if at <= end:
+            placed = []
+            break
+        placed.append((at, cell, m))
+        end = at + len(cell)
+    if not placed and cols:  # too dense for numbers: one glyph per checkpoint
+        placed = [(c, m.glyph, m) for c, m in cols]
+    text = Text("judge ", style="dim")
+    pos = 0
+    for at, cell, m in placed:
+        if at < pos:
+            continue
+        text.append(" " * (at - pos))
+        text.append(cell, Style(bold=m.bad, reverse=m.bad))
+        pos = at + len(cell)
+    text.append(" " * max(0, w - pos))
+    return text
+
+
 def run_legend(labels: Sequence[str], band_of: str | None = None) -> Text:
     text = Text()
     for i, label in enumerate(labels):

@@ -23,15 +23,17 @@ HELP = """\
            ctrl+r reload now · q quit · tab moves focus
 [b]1 Runs[/b]     ↑/↓ run · enter open · space mark to compare · d drift
 [b]2 Stances[/b]  ←/→ checkpoint (or click the slider) · home/end first/last
-           ↑/↓ topic: exact CI below; output health under the bars
+           ↑/↓ topic: exact CI below; output and judge health under the bars
 [b]3 Drift[/b]    s/n/o stance · ↑/↓ topic · l algorithms ↔ lineage stages
            M = last − first · ┊ drift time η · · CI band of extreme
+           judge row: % flagged per checkpoint; M/η cells end with the worst
+[b]judge[/b]      flagged: conf < 0.6 or OOD · ✓ ok ≤20% · ~ weak ≤50% · ! GUESSING
 [b]4 Audit[/b]    a/b change dataset A/B · ↑/↓ topic · Δ = margin(chosen) −
            margin(rejected), margin = p_support − p_oppose
 [b]5 Samples[/b]  / filter: topic: step: stance: run: prompt: and words
            ↑/↓ pgup/pgdn home/end · p this prompt across checkpoints
 [b]6 Judge[/b]    c next calibration · l labelling mode:
-           s/n/o label · u undo · k skip · j show the judge's answer
+           s/n/o label · u undo · k skip · j judge's answer · r this run/all
 [b]glyphs[/b]     """
 
 

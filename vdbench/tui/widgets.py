@@ -16,7 +16,16 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from vdbench.tui.render import COLOUR, GLYPH, PlotSeries, delta_axis, drift_plot, histogram
+from vdbench.tui.render import (
+    COLOUR,
+    GLYPH,
+    HealthMark,
+    PlotSeries,
+    delta_axis,
+    drift_plot,
+    histogram,
+    judge_strip,
+)
 
 
 class Notice(Static):
@@ -275,16 +284,27 @@ class DriftPlot(Widget):
         super().__init__(**kwargs)
         self.series: list[PlotSeries] = []
         self.segments: list[tuple[float, str]] = []
+        self.health: list[HealthMark] = []
+        self.health_note: Text | None = None
 
-    def show(self, series: list[PlotSeries], segments: list[tuple[float, str]]) -> None:
+    def show(self, series: list[PlotSeries], segments: list[tuple[float, str]],
+             health: list[HealthMark] | None = None, health_note: Text | None = None) -> None:
+        """Curves, stage boundaries, and judge health per checkpoint (a row under the axis)."""
         self.series, self.segments = series, segments
+        self.health, self.health_note = health or [], health_note
         self.refresh()
 
     def render(self) -> Text:
         if not self.series:
             return Text("")
-        lines = drift_plot(self.series, self.size.width, max(3, self.size.height - 1), self.segments)
-        return Text("\n", no_wrap=True, overflow="crop").join(lines)
+        footer = []
+        if self.health:
+            footer.append(judge_strip(self.health, self.size.width))
+        if self.health_note is not None:
+            footer.append(self.health_note)
+        lines = drift_plot(self.series, self.size.width,
+                           max(3, self.size.height - 1 - len(footer)), self.segments)
+        return Text("\n", no_wrap=True, overflow="crop").join([*lines, *footer])
 
 
 class DeltaHistogram(Widget):

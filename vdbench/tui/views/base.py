@@ -1,11 +1,15 @@
 """What every view shares: thread workers that post messages, tokens against stale results,
-and a Notice for anything that cannot be shown."""
+and a Notice for anything that cannot be shown.
+
+Views reach the app through :class:`ViewHost`, the part of `VdbenchApp` they use, so this
+module never imports `vdbench.tui.app` (which imports every view).
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual import on
 from textual.containers import Vertical
@@ -16,10 +20,32 @@ from vdbench.tui.widgets import Notice
 if TYPE_CHECKING:
     import pandas as pd
 
-    from vdbench.tui.app import VdbenchApp
-    from vdbench.tui.data import Backend, Problem
+    from vdbench.tui.data import Backend, Overview, Problem
 
 _tokens = itertools.count(1)
+
+
+class ViewHost(Protocol):
+    """What a view needs of the app (VdbenchApp provides it): the store, the selection, options."""
+
+    overview: Overview | None
+    selected_run: str | None
+    compare_runs: set[str]
+    n_boot: int
+    confidence: float
+    prefetch: bool
+    ci_delay_s: float
+    cursor_blink: bool
+
+    def backend(self) -> Backend: ...
+
+    def note_busy(self) -> None: ...
+
+    def select_run(self, run_id: str) -> None: ...
+
+    def toggle_compare(self, run_id: str) -> None: ...
+
+    def action_go(self, name: str) -> None: ...
 
 
 class Fetched(Message, bubble=False):
@@ -48,7 +74,7 @@ class View(Vertical):
         self._wanted: dict[str, int] = {}
 
     @property
-    def vapp(self) -> VdbenchApp:
+    def vapp(self) -> ViewHost:
         return self.app  # type: ignore[return-value]
 
     # -- requests -----------------------------------------------------------------------

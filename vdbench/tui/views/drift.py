@@ -1,6 +1,8 @@
 """Drift: per-topic curves of one stance over the fraction of training, with drift-time
 markers and the extreme value's CI band; runs side by side (algorithms from one parent,
-or the stages of a lineage)."""
+or the stages of a lineage). Judge health per checkpoint sits under the curve (the
+selected run's; every stage's in lineage mode), and each M/η cell ends with the worst
+judge health over that run's checkpoints (✓ ok, ~ weak, ! GUESSING)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from vdbench.tui.render import GLYPH, RUN_MARKS, PlotSeries, run_legend
+from vdbench.tui.render import GLYPH, RUN_MARKS, HealthMark, PlotSeries, run_legend
 from vdbench.tui.views.base import View
 from vdbench.tui.widgets import DriftPlot, Notice
 
@@ -157,9 +159,17 @@ class DriftView(View):
         row = c.drift[(c.drift["topic"] == topic) & (c.drift["stance"] == self.stance)]
         if row.empty:
             return "–"
+        from vdbench.tui.health_data import flag_glyph
+
         r = row.iloc[0]
-        return Text(f"{r['M']:+.2f} {r['eta']:.2f}{ARROW[r['direction']]}",
+        worst = c.series.judge_health.worst(topic)
+        text = Text(f"{r['M']:+.2f} {r['eta']:.2f}{ARROW[r['direction']]}",
                     style="bold" if bool(r["dominant"]) else "")
+        if worst is not None:
+            bad = not worst["reliable"]
+            text.append(" ")
+            text.append(flag_glyph(worst), style="bold reverse" if bad else "")
+        return text
 
     def _selected_topic(self) -> str | None:
         topics = self._topics()
@@ -177,6 +187,8 @@ class DriftView(View):
             return
         series = []
         segments = []
+        health: list[HealthMark] = []
+        health_runs: list[DriftCurves] = []
         n = len(self.run_ids)
         for i, run_id in enumerate(self.run_ids):
             c = next((c for c in self.curves if c.run.run_id == run_id), None)
@@ -197,7 +209,35 @@ class DriftView(View):
                 if run_id == self._band_run():
                     band = (float(d.iloc[0]["ci_lo"]), float(d.iloc[0]["ci_hi"]))
             series.append(PlotSeries(run_id, points, mark=i, eta=eta, band=band))
-        plot.show(series, segments)
+            if self.mode == "lineage" or run_id == self._band_run():
+                health += self._health_marks(c, topic, offset, scale)
+                health_runs.append(c)
+        plot.show(series, segments, health, self._health_note(health_runs, topic, health))
+
+    def _health_marks(self, c: DriftCurves, topic: str, offset: float, scale: float) -> list[HealthMark]:
+        """The run's judge health at each judged checkpoint, placed like its curve's points."""
+        from vdbench.tui.health_data import flag_glyph
+
+        fraction = {ck.step: ck.fraction for ck in c.series.checkpoints}
+        return [HealthMark(offset + scale * fraction[int(r["step"])], float(r["flagged"]),
+                           flag_glyph(r), not r["reliable"])
+                for r in c.series.judge_health.curve(topic) if int(r["step"]) in fraction]
+
+    def _health_note(self, runs: list[DriftCurves], topic: str, marks: list[HealthMark]) -> Text:
+        """`judge, abortion, dpo: GUESSING 7/9 ckpts · % flagged ✓≤20 ~≤50 !>50` (the row above)."""
+        from vdbench.tui.data import ALL_TOPICS
+
+        name = "all topics" if topic == ALL_TOPICS else topic
+        who = "lineage" if self.mode == "lineage" else (runs[0].run.run_id if runs else "–")
+        text = Text(f"judge, {name}, {who}: ", style="dim")
+        if not marks:
+            text.append("nothing judged")
+            return text
+        bad = sum(m.bad for m in marks)
+        text.append(f"GUESSING {bad}/{len(marks)} ckpts" if bad else f"ok/weak, {len(marks)} ckpts",
+                    style="bold reverse" if bad else "")
+        text.append(" · % flagged ✓≤20 ~≤50 !>50", style="dim")
+        return text
 
     def _band_run(self) -> str | None:
         if self.vapp.selected_run in self.run_ids:

@@ -1,5 +1,6 @@
 """Judge: calibration results (agreement, macro-F1, kappa, ECE, confusion matrix,
-reliability diagram) and a labelling mode that stores human labels (s / n / o, u undo)."""
+reliability diagram) and a labelling mode that stores human labels (s / n / o, u undo),
+from every run's samples or (r) the selected run's only."""
 
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class JudgeView(View):
         Binding("o", "label('oppose')", "oppose"),
         Binding("u", "undo", "undo"),
         Binding("k", "skip", "skip"),
+        Binding("r", "toggle_scope", "run/all"),
         Binding("j", "show_judge", "judge's view", show=False),
     ]
 
@@ -88,6 +90,7 @@ class JudgeView(View):
         self.history: list[tuple[int, dict[str, Any], str]] = []  # (position, item, label)
         self.labelled_now = 0
         self.reveal_judge = False  # hidden by default: seeing the judge's answer anchors the annotator
+        self.run_only = False  # label only the selected run's samples (r)
 
     def compose(self) -> ComposeResult:
         with ContentSwitcher(initial="calibration"):
@@ -114,7 +117,7 @@ class JudgeView(View):
                 else self.query_one("#lab-scroll").focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("label", "undo", "skip", "show_judge"):
+        if action in ("label", "undo", "skip", "show_judge", "toggle_scope"):
             return self.labelling
         if action == "next_calibration":
             return not self.labelling
@@ -187,7 +190,19 @@ class JudgeView(View):
     def load_queue(self, token: int) -> None:
         from vdbench.tui.data import label_queue
 
-        self.deliver("queue", token, lambda b: label_queue(b.ts, b.label_source))
+        run_id = self.vapp.selected_run if self.run_only else None
+        self.deliver("queue", token, lambda b: label_queue(b.ts, b.label_source, run_id=run_id))
+
+    def action_toggle_scope(self) -> None:
+        """Label every run's samples, or only the selected run's (the Runs view chooses it)."""
+        if self.vapp.selected_run is None and not self.run_only:
+            self.app.notify("no run selected: choose one in the Runs view (1)", timeout=3)
+            return
+        self.run_only = not self.run_only
+        self.queue = None
+        self.labelled_now = 0
+        self.query_one("#lab-head", Static).update("loading unlabelled samples…")
+        self.load_queue(self.request("queue"))
 
     def show_queue(self, queue: LabelQueue) -> None:
         self.queue = queue
@@ -206,10 +221,12 @@ class JudgeView(View):
         if q is None:
             return
         done = q.n_labelled + self.labelled_now
+        scope = f"run {q.run_id}" if q.run_id else "all runs"
         head.update(Text.assemble(
-            ("labelling as ", "bold"), (q.source, "bold"),
+            ("labelling as ", "bold"), (q.source, "bold"), f" · {scope}",
             f" · {done} labelled · {max(0, q.n_unlabelled - self.labelled_now)} unlabelled\n",
-            ("s support · n neutral · o oppose · u undo · k skip · j judge · l back", "dim")))
+            ("s/n/o support/neutral/oppose · u undo · k skip · j judge · r run/all · l back",
+             "dim")))
         item = self._item()
         if item is None:
             body.update(Text("Nothing left to label: every sample has your label.\n"

@@ -1,5 +1,6 @@
 """Stances: per-topic stacked support/neutral/oppose bars with CIs at one checkpoint,
-scrubbed with ←/→ or the slider; output health of the same checkpoint beside them."""
+scrubbed with ←/→ or the slider; output health and judge health of the same checkpoint
+beside them (a `judge` column per topic, a pooled line under the table)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
     from vdbench.tui.data import RunSeries, StanceSnapshot
 
+JUDGE_WIDTH = 13  # "GUESSING 100%"
+BAR_HEADER = "support ▒ neutral ░ oppose"
+BAR_HEADER_SHORT = "█S ▒N ░O"
+
 
 def health_line(health: dict | None, width: int = 80) -> Text:
     """`output health: 98% ok · empty 0% · truncated 1% ...` with ⚠ when 10%+ are unhealthy."""
@@ -35,9 +40,49 @@ def health_line(health: dict | None, width: int = 80) -> Text:
     for key, short in (("empty", "empty"), ("truncated", "trunc"), ("repetitive", "repet"),
                        ("degenerate", "degen")):
         text.append(f" · {short} {float(health.get(key) or 0) * 100:.0f}%")
-    text.append(f" · {int(health.get('n_samples') or 0):,} samples", style="dim")
+    samples = f" · {int(health.get('n_samples') or 0):,} samples"
+    if text.cell_len + len(samples) <= width:
+        text.append(samples, style="dim")
     text.truncate(width)
     return text
+
+
+def judge_line(row: dict | None, *, ood_threshold: float | None, min_confidence: float,
+               width: int = 80) -> Text:
+    """`judge health ⚠ GUESSING 77% flagged · conf<0.6 61% · OOD>0.9 42% · mean conf 0.55`.
+
+    ✓ when at most 20% of the checkpoint's judgments are flagged, ~ up to 50%, ⚠ above
+    (vdbench.judge_health.health_label); `OOD not measured` for judges without a distance.
+    """
+    from vdbench.tui.health_data import short_label
+
+    if not row or not row.get("n"):
+        return Text("judge health: nothing judged at this checkpoint", style="dim")
+    word, _, share = short_label(row).partition(" ")
+    bad = not row["reliable"]
+    mark = {"ok": ("✓ ", "green"), "weak": ("~ ", "yellow")}.get(word, ("⚠ ", "bold red"))
+    text = Text("judge health ")
+    text.append(mark[0], style=mark[1])
+    text.append(f"{word} {share} flagged", style="bold reverse" if bad else ("bold" if word != "ok" else ""))
+    text.append(f" · conf<{min_confidence:g} {row['low_confidence']:.0%}")
+    if row.get("ood") is None or ood_threshold is None:
+        text.append(" · OOD not measured", style="dim")
+    else:
+        text.append(f" · OOD>{ood_threshold:g} {row['ood']:.0%}")
+    mean = f" · mean conf {row['mean_confidence']:.2f}"
+    if text.cell_len + len(mean) <= width:
+        text.append(mean, style="dim")
+    text.truncate(width)
+    return text
+
+
+def judge_cell(row: dict | None) -> Text:
+    """The table's per-topic judge column: `ok 8%`, `weak 35%`, `GUESSING 71%` (bold)."""
+    from vdbench.tui.health_data import short_label
+
+    label = short_label(row)
+    bad = bool(row and row.get("n") and not row["reliable"])
+    return Text(label, style="bold reverse" if bad else ("dim" if label == "?" else ""))
 
 
 class StancesView(View):
@@ -68,14 +113,16 @@ class StancesView(View):
         yield Notice()
         yield ScrubTable(id="stance-table", cursor_type="row")
         yield Static("", id="stance-health")
+        yield Static("", id="stance-judge")
         yield Static("", id="stance-detail", classes="detail")
 
     def on_mount(self) -> None:
         table = self.query_one(ScrubTable)
         table.add_column("topic", key="topic", width=14)
-        table.add_column("support ▒ neutral ░ oppose", key="bar")
+        table.add_column(BAR_HEADER, key="bar")
         for s in STANCES:
             table.add_column(f"{s[0].upper()} %±CI", key=s, width=6)
+        table.add_column("judge", key="judge", width=JUDGE_WIDTH)
 
     def focus_main(self) -> None:
         self.query_one(ScrubTable).focus()
@@ -145,6 +192,7 @@ class StancesView(View):
             self.query_one(CheckpointSlider).set_points([], 0)
             self.query_one("#stance-pos", Static).update("")
             self.query_one("#stance-health", Static).update("")
+            self.query_one("#stance-judge", Static).update("")
             return
         same_run = previous is not None and previous.run_id == series.run_id
         if not same_run or self._follow:
@@ -191,7 +239,13 @@ class StancesView(View):
 
         self.snapshot = snap
         table = self.query_one(ScrubTable)
-        self.query_one("#stance-health", Static).update(health_line(snap.health, self.size.width or 80))
+        width = self.size.width or 80
+        self.query_one("#stance-health", Static).update(health_line(snap.health, width - 2))
+        jh = self.series.judge_health if self.series is not None else None
+        self.query_one("#stance-judge", Static).update(judge_line(
+            snap.judge_health.get(ALL_TOPICS), width=width - 2,
+            ood_threshold=jh.ood_threshold if jh else None,
+            min_confidence=jh.min_confidence if jh else 0.6))
         series = self.series
         if series is not None and series.problem is not None:
             self.show_problem(series.problem)
@@ -209,15 +263,24 @@ class StancesView(View):
         self.clear_problem()
         keep = table.cursor_row
         table.clear()
-        width = max(10, (self.size.width or 80) - 46)
-        table.columns["bar"].width = width  # type: ignore[index]
+        width = max(10, (self.size.width or 80) - 46 - JUDGE_WIDTH - 2)
+        bar_column = table.columns["bar"]  # type: ignore[index]
+        # The column sizes to its widest content: a header wider than the bars would push
+        # the judge column off a narrow screen, and a wider past screen must not linger.
+        bar_column.label = Text(BAR_HEADER if width >= len(BAR_HEADER) else BAR_HEADER_SHORT)
+        bar_column.content_width = bar_column.label.cell_len
+        bar_column.width = width
         for row in snap.values.itertuples(index=False):
             r = row._asdict()
             values = [r[f"v_{s}"] for s in STANCES]
             name = Text("all topics" if r["topic"] == ALL_TOPICS else r["topic"][:14],
                         style="bold" if r["topic"] == ALL_TOPICS else "")
             cells = [pct_ci(r[f"v_{s}"], r[f"{s}_lo"], r[f"{s}_hi"]) for s in STANCES]
-            table.add_row(name, stacked_bar(values, width), *cells, key=r["topic"])
+            health = snap.judge_health.get(r["topic"])
+            bar = stacked_bar(values, width)
+            if health and health.get("n") and not health["reliable"]:
+                bar.stylize("dim")  # a guessed figure should not look as solid as a measured one
+            table.add_row(name, bar, *cells, judge_cell(health), key=r["topic"])
         table.move_cursor(row=min(keep or 0, table.row_count - 1))
         self._detail()
         self.call_after_refresh(self._mark_painted, snap)
@@ -251,10 +314,18 @@ class StancesView(View):
             return
         r = snap.values.iloc[min(table.cursor_row, len(snap.values) - 1)]
         text = Text(f"{r['topic']}: ", style="bold")
+        text.append(f"{int(r['n_prompts'])} prompts, {int(r['n_samples'])} samples", style="dim")
+        health = snap.judge_health.get(str(r["topic"]))
+        if health and health.get("n"):
+            jh = self.series.judge_health if self.series is not None else None
+            ood = "not measured" if health.get("ood") is None else f"{health['ood']:.0%}"
+            text.append(f" · judge: conf<{jh.min_confidence if jh else 0.6:g} "
+                        f"{health['low_confidence']:.0%}, OOD {ood}", style="dim")
+        text.append("\n")
         for s in STANCES:
             ci = (f"[{r[f'{s}_lo']:.3f}–{r[f'{s}_hi']:.3f}]" if snap.has_ci else "[CI …]")
             text.append(f"{s[0].upper()} {r[f'v_{s}']:.3f} {ci}  ")
-        text.append(f"{int(r['n_prompts'])} prompts, {int(r['n_samples'])} samples", style="dim")
+        text.rstrip()
         detail.update(text)
 
     # -- scrubbing ------------------------------------------------------------------------
@@ -296,4 +367,7 @@ class StancesView(View):
         frame.insert(0, "run_id", snap.run_id)
         frame.insert(1, "judge_id", snap.judge_id)
         frame["total_steps"] = snap.checkpoint.total_steps
+        for key in ("flagged", "low_confidence", "ood", "mean_confidence"):
+            frame[f"judge_{key}"] = [(snap.judge_health.get(str(t)) or {}).get(key)
+                                     for t in frame["topic"]]
         return f"stances-{snap.run_id}-step{snap.checkpoint.step}", frame
