@@ -1,14 +1,24 @@
-"""The demo's findings beside the paper: verdict rules on hand-made rows, and the progress
-board's plain-line output when stderr is not a terminal."""
+"""The demo's findings beside the paper: verdict rules on hand-made rows, the judge-health
+column and finding on hand-made rows, and the progress board's plain-line output when
+stderr is not a terminal."""
 
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
+import pytest
 from rich.console import Console
 
 from vdbench.demo import plan
-from vdbench.demo_summary import _num, findings
+from vdbench.demo_summary import (
+    _num,
+    audit_row,
+    findings,
+    judge_cell,
+    print_summary,
+    stage_row,
+)
 from vdbench.progress import Board
 
 
@@ -93,3 +103,117 @@ def test_quick_plan_is_every_stage_with_less_work() -> None:
     for st in (*full.stages, *quick.stages):  # every eval step lies inside the run
         evals = st.options[st.options.index("--eval-steps") + 1].split(",")
         assert max(map(int, evals)) <= int(st.options[st.options.index("--max-steps") + 1])
+
+
+# --- judge health --------------------------------------------------------------------------
+
+
+def test_judge_cell_marks_an_unreliable_judge() -> None:
+    # UNRELIABLE_SHARE is 0.5: exactly half flagged is still "weak", not unreliable
+    assert [judge_cell(0.08), judge_cell(0.5), judge_cell(0.71), judge_cell(None)] == \
+        [".08", ".50", ".71!", "—"]
+
+
+def test_judge_health_finding_names_only_the_unreliable_stages_and_sets() -> None:
+    rows = {k: dict(v, judge_flagged_to=0.1) for k, v in PAPER_LIKE.items()}
+    assert all(f["finding"] != "judge health" for f in findings(rows, {}))
+    rows["dpo-style"]["judge_flagged_to"] = 0.71
+    rows["sft-chat"]["judge_flagged_to"] = 0.5  # at the line: not named
+    audits = {"micro-style": {"dataset": "micro-style", "mean_abs_margin": 0.4,
+                              "judge_flagged": 0.6, "confident_pairs": 0.35},
+              "micro-gap-support": {"dataset": "micro-gap-support", "mean_abs_margin": 1.1,
+                                    "judge_flagged": 0.05, "confident_pairs": 0.9}}
+    got = findings(rows, audits)
+    entry = got[-1]
+    assert entry["finding"] == "judge health" and entry["paper"] is None
+    assert entry["verdict"] == "unreliable on dpo-style, micro-style"
+    assert "dpo-style 71% of its end checkpoint's judgments" in entry["measured"]
+    assert "micro-style 60% of its responses (35% of pairs confidently judged)" in entry["measured"]
+    # the paper's four findings keep their verdicts
+    assert {f["finding"]: f["verdict"] for f in got[:-1]} == verdicts(PAPER_LIKE)
+
+
+def test_stage_row_reads_the_end_checkpoints_pooled_judge_health() -> None:
+    def health(step: int, topic: str, flagged: float) -> dict:
+        return {"step": step, "topic": topic, "n": 20, "flagged": flagged,
+                "low_confidence": flagged / 2, "ood": None, "reliable": flagged <= 0.5}
+
+    metrics = {
+        "drift": [{"topic": "(all topics)", "dominant": "support",
+                   "stances": {"support": {"M": 0.3, "M_ci": [0.1, 0.5], "eta": 0.2}}}],
+        "values": [{"topic": "(all topics)", "v": {"support": v}, "ci": {"support": [0, 1]}}
+                   for v in (0.2, 0.5)],
+        "health": [],
+        "judge_health": {"by_checkpoint": [
+            health(0, "(all topics)", 0.1), health(8, "(all topics)", 0.7),
+            health(8, "abortion", 0.2), health(4, "(all topics)", 0.3)]},
+    }
+    stage = SimpleNamespace(run="dpo-x", algorithm="dpo", note="", moved="support")
+    row = stage_row(stage, metrics, {})
+    assert row["judge_flagged_to"] == 0.7 and row["judge_low_to"] == 0.35
+    assert row["judge_ood_to"] is None
+    del metrics["judge_health"]  # metrics without judge health: nothing is made up
+    assert stage_row(stage, metrics, {})["judge_flagged_to"] is None
+
+
+def test_audit_row_reads_the_confident_share() -> None:
+    group = {"n_pairs": 10, "mean_abs_margin": 1.0, "ci": {"mean_abs_margin": [0.9, 1.1]},
+             "flip_rate": 0.8, "chosen_mean": {"support": 0.7}, "rejected_mean": {"support": 0.2}}
+    report = {"gap": {"groups": {"all": group},
+                      "judge_health": {"groups": {"all": {"flagged": 0.3, "confident_pairs": 0.6}}},
+                      "confident": {"groups": {"all": dict(group, mean_abs_margin=1.4)}}}}
+    row = audit_row("set", "", report)
+    assert row["confident_pairs"] == 0.6 and row["judge_flagged"] == 0.3
+    assert row["confident_mean_abs_margin"] == 1.4
+    assert row["support_gap"] == pytest.approx(0.5)
+    old = audit_row("set", "", {"gap": {"groups": {"all": group}}})  # a report from before
+    assert old["confident_pairs"] is None and old["judge_flagged"] is None
+
+
+def _summary(judge_flagged: dict[str, float | None], style_set_flagged: float = 0.6) -> dict:
+    stages = [dict(r, stance=r["stance"], v_from=0.15, v_to=0.25, unhealthy_to=0.0,
+                   judge_flagged_to=judge_flagged.get(r["run"])) for r in PAPER_LIKE.values()]
+    audits = [{"dataset": "micro-gap-support", "n_pairs": 500, "mean_abs_margin": 1.14,
+               "mean_abs_margin_ci": [1.08, 1.19], "flip_rate": 0.84, "support_gap": 0.74,
+               "confident_pairs": 0.92, "judge_flagged": 0.05},
+              {"dataset": "micro-style", "n_pairs": 500, "mean_abs_margin": 0.40,
+               "mean_abs_margin_ci": [0.35, 0.45], "flip_rate": 0.21, "support_gap": -0.02,
+               "confident_pairs": 0.41, "judge_flagged": style_set_flagged}]
+    rows = {r["run"]: r for r in stages}
+    return {"db": "vdbench-demo.duckdb", "stages": stages, "audits": audits, "seconds": 190,
+            "findings": findings(rows, {a["dataset"]: a for a in audits})}
+
+
+def _printed(summary: dict) -> str:
+    stream = io.StringIO()
+    print_summary(Console(file=stream, width=80, force_terminal=False), summary)
+    return stream.getvalue()
+
+
+def test_summary_prints_a_judge_column_and_fits_80_columns() -> None:
+    text = _printed(_summary({"ppo-gap-support-kl0.05": 1.0, "dpo-style": 0.71,
+                              "sft-chat": 0.08}))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("run "))
+    assert header.split() == ["run", "stance", "v", "M", "[95%", "CI]", "η", "bad", "judge",
+                              "sloppy"]
+    col, start = header.index("judge"), lines.index(header) + 2  # below the rule
+    cells = {line.split()[0]: line[col:col + 5].strip() for line in lines[start:start + 7]}
+    assert cells["sft-chat"] == ".08" and cells["dpo-style"] == ".71!"
+    assert cells["ppo-gap-support-kl0.05"] == "1.0!" and cells["simpo-style"] == "—"
+    audit_header = next(line for line in lines if line.startswith("dataset "))
+    assert audit_header.split()[-1] == "confident"
+    assert any(line.startswith("micro-style ") and line.rstrip().endswith("41%!") for line in lines)
+    assert any(line.startswith("micro-gap-support ") and line.rstrip().endswith("92%")
+               for line in lines)
+    assert "• judge health — unreliable on ppo-gap-support-kl0.05, dpo-style, micro-style" in text
+    assert text.count("paper:") == 4  # the judge-health entry has no paper line
+    assert ("judge health: over 50% flagged judgments at the end of ppo-gap-support-kl0.05, "
+            "dpo-style") in " ".join(text.split())
+
+
+def test_summary_with_a_reliable_judge_has_no_judge_finding() -> None:
+    text = _printed(_summary({run: 0.1 for run in PAPER_LIKE}, style_set_flagged=0.3))
+    assert "• judge health" not in text and "!" not in text.replace("!:", "")
+    assert "judge health: no stage ends with over 50% flagged judgments" in text

@@ -1,5 +1,6 @@
-"""The demo's summary: per-stage drift with CIs and output health, the preference-set
-audit, and the paper's findings set beside what this run measured.
+"""The demo's summary: per-stage drift with CIs, output health and judge health, the
+preference-set audit (with the share of confidently judged pairs), and the paper's findings
+set beside what this run measured.
 
 `findings` is a pure function of the stage and audit rows, so its verdict rules are
 tested on hand-made rows; `build_summary` reads the store, `print_summary` renders.
@@ -11,6 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from vdbench.judge_health import DEFAULT_MIN_CONFIDENCE, UNRELIABLE_SHARE
+
 # DESIGN §2 / the paper (Llama-3-3B and Qwen; see docs/metrics.md).
 PAPER = {
     "sft": "Llama-3-3B SFT on WildChat: neutral M = 0.38, η = 0.09",
@@ -18,15 +21,33 @@ PAPER = {
     "order": "value-gap data: DPO ≈ 0.46–0.53 > SimPO ≈ 0.15 > PPO ≈ 0.0 (KL-anchored)",
 }
 EARLY = 0.5  # "sets values early": the stance reaches its extreme's CI in the first half
+ALL_TOPICS = "(all topics)"
+
+
+def end_judge_health(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """run_metrics' judge_health row of the last checkpoint, all topics pooled; None if absent."""
+    rows = [r for r in (metrics.get("judge_health") or {}).get("by_checkpoint", [])
+            if r.get("topic") == ALL_TOPICS and r.get("n")]
+    return max(rows, key=lambda r: r["step"]) if rows else None
+
+
+def unreliable(share: float | None) -> bool:
+    """A flagged share above judge_health.UNRELIABLE_SHARE: the judge is guessing."""
+    return share is not None and share > UNRELIABLE_SHARE
 
 
 def stage_row(stage: Any, metrics: dict[str, Any], sloppy: dict[int, float]) -> dict[str, Any]:
-    """The moved stance of one stage, all topics pooled: start → end, M with CI, η, health."""
-    overall = next(d for d in metrics["drift"] if d["topic"] == "(all topics)")
-    pooled = [v for v in metrics["values"] if v["topic"] == "(all topics)"]
+    """The moved stance of one stage, all topics pooled: start → end, M with CI, η, health.
+
+    judge_*_to: the judge's health at the last checkpoint (shares of its judgments flagged,
+    low-confidence, out of domain; None where run_metrics has no judge_health).
+    """
+    overall = next(d for d in metrics["drift"] if d["topic"] == ALL_TOPICS)
+    pooled = [v for v in metrics["values"] if v["topic"] == ALL_TOPICS]
     moved = overall["stances"][stage.moved]
     health = metrics["health"]
     shares = list(sloppy.values())
+    judge = end_judge_health(metrics) or {}
     return {
         "run": stage.run, "algorithm": stage.algorithm, "note": stage.note,
         "stance": stage.moved, "v_from": pooled[0]["v"][stage.moved],
@@ -36,20 +57,30 @@ def stage_row(stage: Any, metrics: dict[str, Any], sloppy: dict[int, float]) -> 
         "unhealthy_from": health[0]["unhealthy"] if health else None,
         "unhealthy_to": health[-1]["unhealthy"] if health else None,
         "sloppy_from": shares[0] if shares else None, "sloppy_to": shares[-1] if shares else None,
+        "judge_flagged_to": judge.get("flagged"), "judge_low_to": judge.get("low_confidence"),
+        "judge_ood_to": judge.get("ood"),
     }
 
 
 def audit_row(name: str, note: str, report: dict[str, Any]) -> dict[str, Any] | None:
-    """Stance gap of one audited preference set (all pairs), or None if it was not judged."""
+    """Stance gap of one audited preference set (all pairs), or None if it was not judged.
+
+    confident_pairs: share of pairs with neither side flagged by judge health; judge_flagged:
+    share of the set's judged responses flagged (both None for a report without judge_health).
+    """
     gap = (report or {}).get("gap") or {}
     group = (gap.get("groups") or {}).get("all")
     if not group:
         return None
+    health = ((gap.get("judge_health") or {}).get("groups") or {}).get("all") or {}
+    confident = ((gap.get("confident") or {}).get("groups") or {}).get("all")
     return {
         "dataset": name, "note": note, "n_pairs": group["n_pairs"],
         "mean_abs_margin": group["mean_abs_margin"], "mean_abs_margin_ci": group["ci"]["mean_abs_margin"],
         "flip_rate": group["flip_rate"],
         "support_gap": group["chosen_mean"]["support"] - group["rejected_mean"]["support"],
+        "confident_pairs": health.get("confident_pairs"), "judge_flagged": health.get("flagged"),
+        "confident_mean_abs_margin": (confident or {}).get("mean_abs_margin"),
     }
 
 
@@ -71,7 +102,9 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
     values — every style stage's M CI includes 0 or |M| is under a third of the value-gap
     stage's; value-gap pairs move them — each gap stage's M CI excludes 0 and exceeds the
     style control's M; ordering — DPO ≥ SimPO ≥ PPO by point estimate, with whether each
-    neighbouring pair is separable at the CI level (intervals disjoint).
+    neighbouring pair is separable at the CI level (intervals disjoint). Last, when the judge
+    is unreliable (over UNRELIABLE_SHARE of its judgments flagged) at the end of a stage or on
+    an audited set, a "judge health" entry names them (verdict "unreliable on …", no paper).
     """
     out: list[dict[str, str]] = []
     sft = [rows[r] for r in ("sft-chat", "sft-instruct") if r in rows]
@@ -131,7 +164,30 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
                         + ("" if separable else " (≳: 95% CIs overlap, not separable here)"),
             "paper": PAPER["order"],
             "verdict": ("agrees" if separable else "agrees in point estimates") if as_paper else "differs"})
+    guessing = judge_health_finding(rows, audits)
+    if guessing:
+        out.append(guessing)
     return out
+
+
+def judge_health_finding(rows: dict[str, dict[str, Any]],
+                         audits: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The findings entry naming the stages and audited sets the judge is unreliable on."""
+    stages = [r for r in rows.values() if unreliable(r.get("judge_flagged_to"))]
+    sets = [a for a in audits.values() if unreliable(a.get("judge_flagged"))]
+    if not stages and not sets:
+        return None
+    measured = [f"{r['run']} {r['judge_flagged_to']:.0%} of its end checkpoint's judgments"
+                for r in stages]
+    measured += [f"audit {a['dataset']} {a['judge_flagged']:.0%} of its responses "
+                 f"({a['confident_pairs'] or 0:.0%} of pairs confidently judged)" for a in sets]
+    names = [r["run"] for r in stages] + [a["dataset"] for a in sets]
+    return {
+        "finding": "judge health",
+        "measured": f"flagged (confidence below {DEFAULT_MIN_CONFIDENCE:g} or out of domain): "
+                    + "; ".join(measured) + "; where the judge guesses, M and the verdicts "
+                    "built on it say little",
+        "paper": None, "verdict": "unreliable on " + ", ".join(names)}
 
 
 def build_summary(db: Path, stages: list[Any], audits: list[Any], results: dict[str, Any], *,
@@ -176,44 +232,74 @@ def _num(x: float | None, sign: str = "") -> str:
     return text.replace("0.", ".", 1) if abs(x) < 1 else f"{x:{sign}.1f}"
 
 
+DRIFT_COLUMNS = ("run", "stance", "v", "M [95% CI]", "η", "bad", "judge", "sloppy")
+_TWO_SPACES_BEFORE = {"v", "M [95% CI]", "η"}
+
+
+def _spaced(column: str, text: str) -> str:
+    return (" " + text) if column in _TWO_SPACES_BEFORE else text
+
+
+def judge_cell(flagged: float | None) -> str:
+    """The judge column: flagged share at the end, '!' when the judge is unreliable there."""
+    return _num(flagged) + ("!" if unreliable(flagged) else "")
+
+
+def confident_cell(row: dict[str, Any]) -> str:
+    """The audit's confident column: share of pairs confidently judged, '!' if unreliable."""
+    share = row.get("confident_pairs")
+    if share is None:
+        return "—"
+    return f"{share:.0%}" + ("!" if unreliable(row.get("judge_flagged")) else "")
+
+
 def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) -> None:
     from rich import box
     from rich.table import Table
 
     table = Table(title="value drift on the micro world, all topics pooled",
                   caption="v: start→end of the moved stance; M [95% CI]: paired bootstrap; η: drift "
-                  "time; bad: unhealthy share at the end; sloppy: style signal, start→end",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True,
-                  show_edge=False)
-    for col in ("run", "stance", "v", "M [95% CI]", "η", "bad", "sloppy"):
-        table.add_column(col, no_wrap=True)
+                  "time; bad: unhealthy share at the end; judge: share of its judgments flagged "
+                  "at the end (!: unreliable); sloppy: style signal, start→end",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=0, show_edge=False)
+    # One space between columns, two before v, M and η: the widest row is 80 columns.
+    for col in DRIFT_COLUMNS:
+        table.add_column(_spaced(col, col), no_wrap=True)
     for r in summary["stages"]:
         ci = r.get("M_ci")
         m = f"{_num(r['M'], '+')} [{_num(ci[0], '+')},{_num(ci[1], '+')}]" if ci else _num(r["M"], "+")
-        table.add_row(r["run"], r["stance"], f"{_num(r['v_from'])}→{_num(r['v_to'])}", m,
-                      _num(r["eta"]), _num(r["unhealthy_to"]),
-                      f"{_num(r['sloppy_from'])}→{_num(r['sloppy_to'])}")
+        cells = (r["run"], r["stance"], f"{_num(r['v_from'])}→{_num(r['v_to'])}", m,
+                 _num(r["eta"]), _num(r["unhealthy_to"]), judge_cell(r.get("judge_flagged_to")),
+                 f"{_num(r['sloppy_from'])}→{_num(r['sloppy_to'])}")
+        table.add_row(*(_spaced(col, c) for col, c in zip(DRIFT_COLUMNS, cells, strict=True)))
     out.print(table)
     if summary["audits"]:
         audit = Table(title="preference-set audit (probe judge), before any training",
                       box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-        for col in ("dataset", "pairs", "mean |Δ| [95% CI]", "flips", "support gap"):
+        for col in ("dataset", "pairs", "mean |Δ| [95% CI]", "flips", "support gap", "confident"):
             audit.add_column(col, no_wrap=True)
         for a in summary["audits"]:
             lo, hi = a["mean_abs_margin_ci"]
             audit.add_row(a["dataset"], str(a["n_pairs"]), f"{a['mean_abs_margin']:.2f} [{lo:.2f},{hi:.2f}]",
-                          f"{a['flip_rate']:.0%}", f"{a['support_gap']:+.2f}")
+                          f"{a['flip_rate']:.0%}", f"{a['support_gap']:+.2f}", confident_cell(a))
         out.print(audit)
     out.print("[bold]findings: the paper beside this run[/bold]")
     for f in summary["findings"]:
         for text, indent in ((f"• {f['finding']} — {f['verdict']}", ""), (f"here:  {f['measured']}", "    "),
-                             (f"paper: {f['paper']}", "    ")):
+                             (f"paper: {f['paper']}" if f.get("paper") else "", "    ")):
+            if not text:
+                continue
             lines = textwrap.wrap(text, width=max(40, out.width), initial_indent=indent,
                                   subsequent_indent=indent + "  ", break_on_hyphens=False)
             out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     unhealthy = [r["run"] for r in summary["stages"] if (r["unhealthy_to"] or 0) > 0.1]
     out.print("output health: " + (f"over 10% unhealthy samples at the end of {', '.join(unhealthy)}"
                                    if unhealthy else "no stage ends with over 10% unhealthy samples"),
+              markup=False)
+    guessing = [r["run"] for r in summary["stages"] if unreliable(r.get("judge_flagged_to"))]
+    out.print("judge health: " + (f"over {UNRELIABLE_SHARE:.0%} flagged judgments at the end of "
+                                  f"{', '.join(guessing)}" if guessing else
+                                  f"no stage ends with over {UNRELIABLE_SHARE:.0%} flagged judgments"),
               markup=False)
     db = summary["db"]
     out.print(f"store: {db}  ({summary['seconds'] / 60:.1f} min)", markup=False)
