@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="JSONL output")
     p.add_argument("--model", help="override the manifest's model path")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--chat-template", choices=["auto", "off"],
+                   help="hf/gguf judges: apply the model's chat template (auto, the default) or "
+                        "send the raw template text (off)")
     p.add_argument("--calibrated", action="store_true",
                    help="apply the judge's latest stored calibration (needs --db)")
     p.add_argument("--db", help="store holding calibrations (for --calibrated)")
@@ -50,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", default=DEFAULT_JUDGE, help=f"judge name or manifest path (default: {DEFAULT_JUDGE})")
     p.add_argument("--model", help="override the manifest's model path")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--chat-template", choices=["auto", "off"],
+                   help="hf/gguf judges: apply the model's chat template (auto, the default) or "
+                        "send the raw template text (off)")
     p.add_argument("--chunk", type=int, default=512, help="samples per committed batch (default 512)")
     p.add_argument("--yes", action="store_true", help="consent to send texts to a remote endpoint")
     add_json(p)
@@ -72,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", help="comma-separated stances to score on (default: those present)")
     p.add_argument("--model", help="override the manifest's model path")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--chat-template", choices=["auto", "off"],
+                   help="hf/gguf judges: apply the model's chat template (auto, the default) or "
+                        "send the raw template text (off)")
     p.add_argument("--min-confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
                    help=f"judge health: confidence below this is flagged (default {DEFAULT_MIN_CONFIDENCE})")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
@@ -153,7 +162,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.calibrated and not args.db:
         raise InputError("--calibrated needs --db (the store that holds the fitted calibration)")
     rows, items = read_score_input(args.input)
-    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size)
+    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
+                       chat_template=args.chat_template)
     _consent(judge, len(items), args.yes)
     start = time.perf_counter()
     scores = judge.score(items)
@@ -185,7 +195,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vdbench.judging import judge_run
     from vdbench.store import Store
 
-    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size)
+    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
+                       chat_template=args.chat_template)
     if judge.identity.backend == "openai":
         from vdbench.judgments import unjudged_samples
 
@@ -263,7 +274,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         sets = [read_labelled(name, classes) for name in (args.input or list(BUILTIN_SETS))]
     from vdbench.judges.registry import load_judge
 
-    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size)
+    judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
+                       chat_template=args.chat_template)
     _consent(judge, sum(len(s.items) for s in sets), args.yes)
     results = [_evaluate(judge, s, args) for s in sets]
     payload = {"judge": judge.identity.judge_id, "sets": [r for r, _ in results]}
