@@ -130,3 +130,21 @@ def output_health(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
         """,
         [run_id],
     ).df()
+
+
+def labelled_judgments(con: duckdb.DuckDBPyConnection, judge_id: str) -> pd.DataFrame:
+    """Reference labels (a stance, not 'none') on samples `judge_id` judged, in any run.
+
+    One row per (source, sample): sample_id, source, label, created_at, run_id, topic and
+    the judge's p_support, p_neutral, p_oppose for that sample.
+    """
+    return con.execute(
+        """
+        SELECT r.sample_id, r.source, r.label, r.created_at, j.run_id, j.topic,
+               j.p_support, j.p_neutral, j.p_oppose
+        FROM reference_labels r JOIN judgments j USING (sample_id)
+        WHERE j.judge_id = ? AND r.label IN ('support', 'neutral', 'oppose')
+        ORDER BY r.sample_id, r.source
+        """,
+        [judge_id],
+    ).df()

@@ -24,6 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--calibrated", action="store_true",
                    help="apply the judge's latest calibration (from `vdbench calibrate`) first")
+    p.add_argument("--corrected", action="store_true",
+                   help="also report values and M corrected for the judge's misclassification "
+                   "rates, estimated from labelled samples in the store (docs/metrics.md)")
+    p.add_argument("--reference", metavar="human|SOURCE",
+                   help="with --corrected: which labels ('human' = every human:* annotator, or "
+                   "an exact reference_labels source; default human if any, else the newest)")
+    p.add_argument("--min-labels-per-class", type=int, default=5, metavar="N",
+                   help="with --corrected: refuse unless each true stance present has N labels "
+                   "(default 5)")
     p.add_argument("--from-step", type=int, help="also report M between this checkpoint ...")
     p.add_argument("--to-step", type=int, help="... and this one")
     add_json(p)
@@ -41,11 +50,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         raise InputError("--run is required (or --runs to list them)")
     if not 0.5 <= args.confidence < 1:
         raise InputError(f"--confidence must be in [0.5, 1), got {args.confidence}")
+    if args.reference is not None and not args.corrected:
+        raise InputError("--reference chooses the labels for --corrected", hint="add --corrected")
+    if args.min_labels_per_class < 1:
+        raise InputError(f"--min-labels-per-class must be at least 1, got {args.min_labels_per_class}")
     from vdbench.metrics.report import run_metrics
 
     report = run_metrics(store, args.run, judge=args.judge, confidence=args.confidence,
                          n_boot=args.n_boot, seed=args.seed, from_step=args.from_step,
-                         to_step=args.to_step, calibrated=args.calibrated)
+                         to_step=args.to_step, calibrated=args.calibrated,
+                         corrected=args.corrected, reference=args.reference,
+                         min_labels_per_class=args.min_labels_per_class)
     if args.json:
         print_json(report)
     else:
@@ -117,3 +132,41 @@ def _print_report(report: dict) -> None:
         out.print(f"M between steps {b['from_step']} and {b['to_step']}:", markup=False)
         for topic, m in b["M"].items():
             out.print(f"  {topic:<24} " + "  ".join(f"{s} {v:+.3f}" for s, v in m.items()), markup=False)
+    if "corrected" in report:
+        _print_corrected(report["corrected"], level)
+
+
+def _print_corrected(block: dict, level: str) -> None:
+    """The judge's confusion matrix, then corrected M with its paired interval per topic."""
+    from rich.table import Table
+
+    out = console()
+    stances = ("support", "neutral", "oppose")
+    counts = ", ".join(f"{s} {block['n_labels_per_class'][s]}" for s in stances)
+    cond = block["condition_number"]
+    cond_text = "singular" if cond is None else f"condition {cond:.1f}"
+    out.print(f"corrected for misclassification: {block['n_labels']} labels from "
+              f"{block['reference']} ({counts}); C solved by {block['solver']} ({cond_text})",
+              markup=False)
+    conf = Table(title="judge confusion C (rows: reference label, columns: mean judge p)")
+    conf.add_column("true")
+    for s in stances:
+        conf.add_column(s, justify="right")
+    for s, row in zip(stances, block["confusion"]["matrix"], strict=True):
+        conf.add_row(s, *("-" if x is None else f"{x:.2f}" for x in row))
+    out.print(conf)
+    table = Table(title=f"corrected drift (M = last − first, its {level} CI below)")
+    table.add_column("topic")
+    for s in stances:
+        table.add_column(f"{s} M", justify="right")
+    for row in block["drift"]:
+        table.add_row(row["topic"], *(_corrected_cell(row["stances"][s]) for s in stances))
+    out.print(table)
+
+
+def _corrected_cell(d: dict):
+    from rich.text import Text
+
+    ci = d["M_ci"]
+    below = f"{ci[0]:+.3f}…{ci[1]:+.3f}" if ci else "no shared prompts"
+    return Text(f"{d['M']:+.3f}\n") + Text(below, style="dim")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vdbench import queries
@@ -31,9 +32,14 @@ def _with_all_topics(samples: pd.DataFrame) -> pd.DataFrame:
 def run_metrics(
     store: Store, run_id: str, *, judge: str | None = None, confidence: float = 0.95,
     n_boot: int = 1000, seed: int = 0, from_step: int | None = None, to_step: int | None = None,
-    calibrated: bool = False,
+    calibrated: bool = False, corrected: bool = False, reference: str | None = None,
+    min_labels_per_class: int = 5,
 ) -> dict[str, Any]:
-    """Everything `vdbench metrics --json` prints for one run (a run is one stage)."""
+    """Everything `vdbench metrics --json` prints for one run (a run is one stage).
+
+    corrected: add a `corrected` block (misclassification-corrected values and M, see
+    corrected_block); reference and min_labels_per_class choose and check its labels.
+    """
     with store.read() as con:
         run = queries.require_run(con, run_id)
         judge_id = queries.resolve_judge(con, run_id, judge)
@@ -71,6 +77,10 @@ def run_metrics(
     }
     if from_step is not None or to_step is not None:
         report["between"] = _between(values, by_topic, from_step, to_step, boot)
+    if corrected:
+        report["corrected"] = corrected_block(
+            store, judge_id, pooled, calibrated=calibrated, reference=reference,
+            min_labels_per_class=min_labels_per_class, between=report.get("between"), **boot)
     return report
 
 
@@ -138,3 +148,80 @@ def _between(
                                         {s: vb[f"v_{s}"] for s in STANCES})
         intervals[topic] = _m_interval(by_topic[topic], int(a), int(b), **boot)
     return {"from_step": int(a), "to_step": int(b), "M": topics, "M_ci": intervals}
+
+
+def corrected_block(
+    store: Store, judge_id: str, pooled: pd.DataFrame, *, calibrated: bool,
+    reference: str | None, min_labels_per_class: int, between: dict[str, Any] | None,
+    n_boot: int, confidence: float, seed: int,
+) -> dict[str, Any]:
+    """The `corrected` block: values and M with the judge's misclassification removed.
+
+    Labels: reference_labels on samples this judge judged, any run, pooled over topics
+    (select_reference picks the source). With `calibrated`, the labelled items' judge
+    probabilities are calibrated like the samples'. InputError when there are no labels
+    or too few (vdbench.metrics.corrected.check_label_counts).
+    """
+    from vdbench.metrics.corrected import (
+        corrected_drift,
+        corrected_topic_values,
+        select_reference,
+    )
+
+    with store.read() as con:
+        rows = queries.labelled_judgments(con, judge_id)
+    items, ref_name, sources = select_reference(rows, reference, judge_id)
+    if calibrated:
+        from vdbench.calibration import apply_latest_calibration
+
+        # calibrate_frame recomputes a `label` column: keep the reference label out of it.
+        truth = items.pop("label")
+        items = apply_latest_calibration(store, judge_id, items).assign(label=truth)
+    result = corrected_topic_values(pooled, items, n_boot=n_boot, confidence=confidence,
+                                    seed=seed, min_labels_per_class=min_labels_per_class,
+                                    what=f"judge {judge_id!r} with {ref_name!r} labels")
+    values, confusion = result.values, result.confusion
+    by_topic = {str(t): g for t, g in pooled.groupby("topic", sort=True)}
+    ends = values.groupby("topic", sort=True)["step"].agg(["min", "max"])
+    drift = []
+    for topic, a, b in ends.itertuples(name=None):
+        m = corrected_drift(by_topic[str(topic)], result, int(a), int(b),
+                            confidence=confidence, seed=seed)
+        drift.append({"topic": topic, "step_from": int(a), "step_to": int(b), "stances": m})
+    block: dict[str, Any] = {
+        "reference": ref_name,
+        "sources": sources,
+        "method": "adjusted count: v = C^T pi solved for pi (inverse, or least squares when C "
+                  "is ill-conditioned or not square), then Euclidean projection onto the simplex",
+        "pooled_over": "topics and runs (every labelled sample this judge judged)",
+        "n_labels": int(confusion.counts.sum()),
+        "n_labels_per_class": {s: int(n) for s, n in zip(STANCES, confusion.counts, strict=True)},
+        "min_labels_per_class": min_labels_per_class,
+        "confusion": {
+            "labels": list(STANCES), "rows": "reference label", "columns": "judge p(stance)",
+            "matrix": [[None if pd.isna(x) else float(x) for x in row] for row in confusion.matrix],
+        },
+        "condition_number": confusion.condition if np.isfinite(confusion.condition) else None,
+        "solver": confusion.solver,
+        "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": seed,
+                      "method": "expanded percentile (Hesterberg 2015); labelled items "
+                                "resampled within each true class (C recomputed, one C per "
+                                "replicate shared by all values) and prompts resampled with "
+                                "their samples, both rescaled by sqrt(m/(m-1))"},
+        "values": [_corrected_row(r) for r in values.itertuples(index=False)],
+        "drift": drift,
+    }
+    if between is not None:
+        a, b = between["from_step"], between["to_step"]
+        block["between"] = {"from_step": a, "to_step": b, "M": {
+            t: corrected_drift(g, result, a, b, confidence=confidence, seed=seed)
+            for t, g in by_topic.items()}}
+    return block
+
+
+def _corrected_row(row: Any) -> dict[str, Any]:
+    out = _value_row(row)
+    r = row._asdict()
+    out["observed"] = {s: float(r[f"obs_{s}"]) for s in STANCES}
+    out["projected"] = bool(r["projected"])
+    return out
