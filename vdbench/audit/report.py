@@ -151,8 +151,7 @@ def gap_report(
     rejected = df[[f"r_{c}" for c in _PROBS]].to_numpy(float)
     margins = stance_margin(chosen, rejected) if len(df) else np.zeros(0)
     on_topic = (df["topic"].notna() & (df["topic"] != OFF_TOPIC)).to_numpy()
-    health_opts = {"min_confidence": min_confidence, "ood_threshold": ood_threshold}
-    confident = confidently_judged(df, **health_opts)
+    confident = confidently_judged(df, min_confidence=min_confidence, ood_threshold=ood_threshold)
 
     def stats(name: str, mask: np.ndarray) -> dict | None:
         result = gap_stats(
@@ -168,7 +167,9 @@ def gap_report(
         return [int(c) for c in margin_histogram(margins[mask], bins)[0]]
 
     def health(mask: np.ndarray) -> dict:
-        return responses_health(df, mask, confident, **health_opts)
+        return responses_health(
+            df, mask, confident, min_confidence=min_confidence, ood_threshold=ood_threshold
+        )
 
     everything = np.ones(len(df), bool)
     groups = {"all": everything, "on_topic": on_topic, "off_topic": ~on_topic}
@@ -177,7 +178,9 @@ def gap_report(
         for topic in sorted(df.loc[on_topic, "topic"].unique())
     }
     per_topic = {
-        t: stats(f"topic:{t}", mask) | {"histogram": hist(mask)} for t, mask in topics.items()
+        # an on-topic topic has pairs, so its stats are never None
+        t: (stats(f"topic:{t}", mask) or {}) | {"histogram": hist(mask)}
+        for t, mask in topics.items()
     }
     edges = margin_histogram(np.zeros(0), bins)[1]
     ood_seen = any(c in df and bool(df[c].notna().any()) for c in ("c_ood", "r_ood"))

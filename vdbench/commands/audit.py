@@ -381,7 +381,7 @@ def print_report(report: dict) -> None:
 
     health = gap.get("judge_health")
     if health:
-        for line in judge_health_lines(health, gap.get("confident") or {}):
+        for line in judge_health_lines(health):
             out.print(line, markup=False)
 
     names = [k for k, v in gap["groups"].items() if v is not None]
@@ -459,7 +459,7 @@ def _health_cell(row: dict | None) -> str:
     return health_label(row).removeprefix("judge ")
 
 
-def judge_health_lines(health: dict, confident: dict, width: int = 78) -> list[str]:
+def judge_health_lines(health: dict, width: int = 78) -> list[str]:
     """The judge-health paragraph: the rule, the pooled shares, and a warning if guessing."""
     import textwrap
 
@@ -513,7 +513,7 @@ def gap_table(title: str, groups: dict[str, dict | None], health: dict | None = 
         ("JS (bits)", "js_divergence", _js),
     ):
         row(label, lambda s, key=key, fmt=fmt: fmt(s[key], s["ci"][key]))
-    row("support gap", lambda s: f"{_support_gap(s):+.2f}")
+    row("support gap", lambda s: f"{s['support_gap']:+.2f}")
     row("pairs", lambda s: f"{s['n_pairs']:,}")
     row("drift", lambda s: _DRIFT[s["direction"]])
     if health:
@@ -528,13 +528,6 @@ def gap_table(title: str, groups: dict[str, dict | None], health: dict | None = 
             ),
         )
     return table
-
-
-def _support_gap(s: dict) -> float:
-    # Stored reports written before support_gap existed carry the two means only.
-    if "support_gap" in s:
-        return s["support_gap"]
-    return s["chosen_mean"]["support"] - s["rejected_mean"]["support"]
 
 
 def histogram_text(hist: dict, width: int = 30) -> str:
