@@ -69,8 +69,10 @@ def resolve_judge(con: duckdb.DuckDBPyConnection, run_id: str, judge: str | None
                          hint=f"judge its samples: vdbench judge run --db DB --run {run_id}")
     if judge is None:
         names = {r[1] for r in rows}
-        if len(names) > 1 and "probe" in names:
-            return next(r[0] for r in rows if r[1] == "probe")
+        from vdbench.judges.registry import DEFAULT_JUDGE
+
+        if len(names) > 1 and DEFAULT_JUDGE in names:
+            return next(r[0] for r in rows if r[1] == DEFAULT_JUDGE)
         return rows[0][0]
     for judge_id, name, _ in rows:
         if judge in (judge_id, name):
@@ -148,3 +150,22 @@ def labelled_judgments(con: duckdb.DuckDBPyConnection, judge_id: str) -> pd.Data
         """,
         [judge_id],
     ).df()
+
+
+def judgment_confidence(con: duckdb.DuckDBPyConnection, run_id: str, judge_id: str) -> pd.DataFrame:
+    """One row per judgment of the run: step, topic, prompt_id, p_*, ood (NULL if unmeasured)."""
+    return con.execute(
+        "SELECT step, topic, prompt_id, p_support, p_neutral, p_oppose, ood FROM judgments "
+        "WHERE run_id = ? AND judge_id = ? ORDER BY step, topic, prompt_id, sample_id",
+        [run_id, judge_id],
+    ).df()
+
+
+def judge_manifest(con: duckdb.DuckDBPyConnection, judge_id: str) -> dict:
+    """The manifest a judge was registered with (its OOD threshold lives there); {} if none."""
+    import json
+
+    row = con.execute("SELECT manifest FROM judges WHERE judge_id = ?", [judge_id]).fetchone()
+    if not row or not row[0]:
+        return {}
+    return json.loads(row[0]) if isinstance(row[0], str) else dict(row[0])

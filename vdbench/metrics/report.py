@@ -14,6 +14,7 @@ import pandas as pd
 
 from vdbench import queries
 from vdbench.evalsets.topics import STANCES
+from vdbench.judge_health import DEFAULT_MIN_CONFIDENCE, frame_health, ood_threshold_of
 from vdbench.metrics.bootstrap import bootstrap_drift_interval, bootstrap_topic_values
 from vdbench.metrics.drift import drift_magnitude, stage_drift
 from vdbench.store import Store
@@ -33,7 +34,7 @@ def run_metrics(
     store: Store, run_id: str, *, judge: str | None = None, confidence: float = 0.95,
     n_boot: int = 1000, seed: int = 0, from_step: int | None = None, to_step: int | None = None,
     calibrated: bool = False, corrected: bool = False, reference: str | None = None,
-    min_labels_per_class: int = 5,
+    min_labels_per_class: int = 5, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> dict[str, Any]:
     """Everything `vdbench metrics --json` prints for one run (a run is one stage).
 
@@ -75,6 +76,8 @@ def run_metrics(
         "health": health.to_dict("records"),
         "drift": _drift_block(stage, m_ci),
     }
+    report["judge_health"] = judge_health_block(store, run_id, judge_id, calibrated=calibrated,
+                                                min_confidence=min_confidence)
     if from_step is not None or to_step is not None:
         report["between"] = _between(values, by_topic, from_step, to_step, boot)
     if corrected:
@@ -225,3 +228,29 @@ def _corrected_row(row: Any) -> dict[str, Any]:
     out["observed"] = {s: float(r[f"obs_{s}"]) for s in STANCES}
     out["projected"] = bool(r["projected"])
     return out
+
+
+def judge_health_block(store: Store, run_id: str, judge_id: str, *, calibrated: bool,
+                       min_confidence: float) -> dict[str, Any]:
+    """Judge health per checkpoint and topic, and pooled per checkpoint (vdbench.judge_health).
+
+    Confidence is read from calibrated probabilities when `calibrated` (the same ones the
+    values use); the OOD threshold is the one the judge was registered with.
+    """
+    with store.read() as con:
+        frame = queries.judgment_confidence(con, run_id, judge_id)
+        threshold = ood_threshold_of(queries.judge_manifest(con, judge_id))
+    if calibrated and not frame.empty:
+        from vdbench.calibration import apply_latest_calibration
+
+        frame = apply_latest_calibration(store, judge_id, frame)
+    opts = {"min_confidence": min_confidence, "ood_threshold": threshold}
+    pooled = frame.assign(topic=ALL_TOPICS)
+    return {
+        "min_confidence": min_confidence, "ood_threshold": threshold,
+        "ood_measured": bool(threshold is not None and frame["ood"].notna().any()),
+        "rule": "flagged = confidence below min_confidence, or OOD distance above the judge's "
+                "threshold (set on held-out in-domain data)",
+        "by_checkpoint": frame_health(pooled, ["step", "topic"], **opts)
+        + frame_health(frame, ["step", "topic"], **opts),
+    }
