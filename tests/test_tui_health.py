@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from tests.fixtures.tui_store import OOD_THRESHOLD, make_app, screen_text, settle
-from vdbench.judge_health import frame_health, health_label
+from vdbench import queries
+from vdbench.judge_health import frame_health, health_frame, health_label
 from vdbench.tui import data, health_data, render
 
 SIZE = (80, 24)
@@ -26,7 +27,7 @@ def _hand_frame() -> pd.DataFrame:
 
 
 def test_health_frame_by_hand() -> None:
-    out = health_data.health_frame(_hand_frame(), ["step", "topic"], min_confidence=0.6,
+    out = health_frame(_hand_frame(), ["step", "topic"], min_confidence=0.6,
                                    ood_threshold=1.0).set_index("topic")
     a, b = out.loc["a"], out.loc["b"]
     # a: confidences 0.5 (low) and 0.8 with ood 2.0 > 1.0 (far): both flagged.
@@ -38,7 +39,7 @@ def test_health_frame_by_hand() -> None:
     assert health_data.short_label(b.to_dict()) == "weak 50%"
     assert health_data.flag_glyph(a.to_dict()) == "!" and health_data.flag_glyph(None) == "?"
     # Without a threshold nothing is out of domain, whatever the distances.
-    none = health_data.health_frame(_hand_frame(), ["topic"], min_confidence=0.6, ood_threshold=None)
+    none = health_frame(_hand_frame(), ["topic"], min_confidence=0.6, ood_threshold=None)
     assert none["ood"].tolist() == [None, None] and none["flagged"].tolist() == [0.5, 0.5]
 
 
@@ -47,7 +48,7 @@ def test_health_frame_equals_frame_health_on_the_fixture(tui_store: Path) -> Non
     backend = data.Backend(tui_store)
     for run in ("dpo", "one-ckpt"):
         with backend.ts.read() as con:
-            frame = health_data.run_judgments(con, run, "example:synthetic")
+            frame = queries.judgment_confidence(con, run, "example:synthetic")
             health = health_data.load_judge_health(con, run, "example:synthetic")
         assert health.ood_threshold == OOD_THRESHOLD
         assert health.ood_measured == (run == "dpo")

@@ -68,18 +68,51 @@ def health_row(probs: np.ndarray, ood: np.ndarray | None, *, min_confidence: flo
             "flagged": share, "reliable": share <= UNRELIABLE_SHARE}
 
 
+def health_frame(frame: pd.DataFrame, by: list[str], *, min_confidence: float,
+                 ood_threshold: float | None) -> pd.DataFrame:
+    """`frame_health` as a DataFrame, in one vectorised pass (columns: by + health_row's keys).
+
+    A group whose OOD distances are all missing gets ood = None and flags low confidence
+    only, exactly as health_row does for it; no row for an empty frame.
+    """
+    import pandas as pd
+
+    cols = [*by, "n", "mean_confidence", "low_confidence", "ood", "flagged", "reliable"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    probs = frame[["p_support", "p_neutral", "p_oppose"]].to_numpy(dtype=float)
+    ood = frame["ood"].to_numpy(dtype=float) if "ood" in frame else None
+    low, far = health_flags(probs, ood, min_confidence=min_confidence, ood_threshold=ood_threshold)
+    # Per group, a missing distance never flags (health_flags maps NaN to −inf); a group with
+    # no distance at all reports ood = None, like health_row.
+    far_any = np.zeros(len(frame), bool) if far is None else far
+    measured = np.zeros(len(frame), bool) if far is None else ~np.isnan(ood)  # type: ignore[arg-type]
+    work = frame[by].copy()
+    work["conf"] = confidence(probs)
+    work["low"] = low.astype(float)
+    work["far"] = far_any.astype(float)
+    work["flag"] = (low | far_any).astype(float)
+    work["measured"] = measured
+    g = work.groupby(by, sort=True)
+    out = pd.DataFrame({
+        "n": g.size(), "mean_confidence": g["conf"].mean(), "low_confidence": g["low"].mean(),
+        "ood": g["far"].mean(), "flagged": g["flag"].mean(), "any_measured": g["measured"].any(),
+    }).reset_index()
+    out["ood"] = out["ood"].astype(object).where(out["any_measured"], None)
+    out["reliable"] = out["flagged"] <= UNRELIABLE_SHARE
+    out["n"] = out["n"].astype(int)
+    return out[cols]
+
+
 def frame_health(frame: pd.DataFrame, by: list[str], *, min_confidence: float,
                  ood_threshold: float | None) -> list[dict[str, Any]]:
     """health_row per group of a judgments frame (columns p_support, p_neutral, p_oppose, ood)."""
+    out = health_frame(frame, by, min_confidence=min_confidence, ood_threshold=ood_threshold)
     rows = []
-    if frame.empty:
-        return rows
-    for key, part in frame.groupby(by, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        probs = part[["p_support", "p_neutral", "p_oppose"]].to_numpy(dtype=float)
-        ood = part["ood"].to_numpy(dtype=float) if "ood" in part else None
-        row = dict(zip(by, (k.item() if hasattr(k, "item") else k for k in key), strict=True))
-        row.update(health_row(probs, ood, min_confidence=min_confidence, ood_threshold=ood_threshold))
+    for rec in out.to_dict("records"):
+        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+        row["ood"] = None if row["ood"] is None else float(row["ood"])
+        row["reliable"] = bool(row["reliable"])
         rows.append(row)
     return rows
 
