@@ -255,10 +255,13 @@ def test_rescale_and_prompt_replicates_have_the_unbiased_variance() -> None:
     assert reps[:, 0].var() == pytest.approx(0.25, rel=0.05)
 
 
-def test_two_stage_endpoints_are_the_paired_drift_replicates() -> None:
+def test_endpoints_are_the_plain_paired_drift_replicates() -> None:
+    # One implementation: the corrected M's endpoints are the plain M's draws, per design.
     samples, _ = soft_world(0)
-    v_from, v_to = paired_endpoint_replicates(samples, 0, 10, 300, seed=5, design="two-stage")
-    np.testing.assert_allclose(v_to - v_from, paired_drift_replicates(samples, 0, 10, 300, seed=5))
+    for design in ("prompts", "two-stage"):
+        v_from, v_to = paired_endpoint_replicates(samples, 0, 10, 300, seed=5, design=design)
+        np.testing.assert_allclose(
+            v_to - v_from, paired_drift_replicates(samples, 0, 10, 300, seed=5, design=design))
 
 
 # ------------------------------------------------------------------ the store and the CLI

@@ -1,4 +1,4 @@
-"""Metrics: topic values, two-stage bootstrap, drift magnitude and drift time (hand-computed)."""
+"""Metrics: topic values, the bootstrap, drift magnitude and drift time (hand-computed)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from vdbench.metrics import (
     stage_drift,
     topic_values,
 )
+from vdbench.metrics.bootstrap import expanded_confidence, group_rng, value_replicates
 
 
 def samples(rows: list[tuple[str, int, str, float]], **extra: object) -> pd.DataFrame:
@@ -91,41 +92,67 @@ def test_topic_values_rejects_missing_columns() -> None:
 
 
 def test_bootstrap_two_equal_prompts_matches_exact_variance() -> None:
-    # p1 = {0, 1}, p2 = {1, 1}. One drawn prompt X: 1 w.p. 1/2, else mean of 2 draws from
-    # {0, 1} (mean .5, var .125). E X = .75, Var X = .125; replicate = mean of two X's:
-    # E = .75, Var = .0625 (sd .25). Prompt-only resampling would give sd .177.
+    # p1 = {0, 1} (mean .5), p2 = {1, 1} (mean 1). Prompts are drawn with their samples:
+    # the mean of two drawn prompt means is .5, .75, 1 w.p. 1/4, 1/2, 1/4 (var 1/32), and
+    # rescaling about v = .75 by sqrt(2/1) gives .75 -+ .25 sqrt(2): var 1/16, sd .25, the
+    # unbiased s^2 / P = (1/8) / 2.
     df = samples(
         [("a", 0, "p1", 0.0), ("a", 0, "p1", 1.0), ("a", 0, "p2", 1.0), ("a", 0, "p2", 1.0)]
     )
     reps = bootstrap_replicates(df, n_boot=20000, seed=1)
     assert reps.shape == (20000, 3)
-    assert reps[:, 0].mean() == pytest.approx(0.75, abs=0.01)
-    assert reps[:, 0].std() == pytest.approx(0.25, abs=0.006)
     np.testing.assert_allclose(reps[:, 0] + reps[:, 1], 1.0)
-    assert set(np.round(reps[:, 0] * 4).astype(int)) <= {0, 1, 2, 3, 4}
+    values, counts = np.unique(reps[:, 0].round(12), return_counts=True)
+    np.testing.assert_allclose(values, [0.75 - 0.25 * 2**0.5, 0.75, 0.75 + 0.25 * 2**0.5])
+    np.testing.assert_allclose(counts / 20000, [0.25, 0.5, 0.25], atol=0.01)
+    assert reps[:, 0].std() == pytest.approx(0.25, abs=0.006)
 
 
 def test_bootstrap_unequal_prompts_matches_exact_variance() -> None:
-    # p1 = {.9, .6, .3} (mean .6, population var .06), p2 = {0}. X: 0 w.p. 1/2, else a
-    # resampled mean (E .6, var .02): E X = .3, Var X = .19 - .09 = .10; replicate
-    # E = .3 (not the pooled .45), Var = .05 (sd .2236; without stage 2: sd .2121).
+    # p1 = {.9, .6, .3} (mean .6), p2 = {0}: every prompt weighs the same, so v = .3 (not
+    # the pooled .45). Drawn prompt means .6 or 0: replicates .3 + (0, -+.3 w.p. 1/2, 1/4
+    # each) * sqrt(2): var .09 = s^2 / P with s^2 = .18; a prompt's own samples are not
+    # resampled again (that would count their noise twice).
     df = samples(
         [("a", 0, "p1", 0.9), ("a", 0, "p1", 0.6), ("a", 0, "p1", 0.3), ("a", 0, "p2", 0.0)]
     )
     reps = bootstrap_replicates(df, n_boot=20000, seed=2)[:, 0]
     assert reps.mean() == pytest.approx(0.3, abs=0.01)
-    assert reps.std() == pytest.approx(0.05**0.5, abs=0.005)
+    assert reps.std() == pytest.approx(0.3, abs=0.006)
+    np.testing.assert_allclose(np.unique(reps.round(12)), 0.3 + 0.3 * 2**0.5 * np.array([-1, 0, 1]))
 
 
 def test_bootstrap_single_prompt_resamples_samples_only() -> None:
-    # One prompt {0, 1}: replicate = mean of 2 draws -> 0, .5, 1 w.p. 1/4, 1/2, 1/4.
+    # One prompt {0, 1}: a replicate is the mean of 2 draws (0, .5, 1 w.p. 1/4, 1/2, 1/4),
+    # rescaled about .5 by sqrt(2). The bounds (n = 2 units: the extreme replicates) leave
+    # [0, 1] and are clipped to it.
     df = samples([("a", 0, "p", 0.0), ("a", 0, "p", 1.0)])
     reps = bootstrap_replicates(df, n_boot=8000, seed=0)[:, 0]
-    values, counts = np.unique(reps, return_counts=True)
-    assert list(values) == [0.0, 0.5, 1.0]
+    values, counts = np.unique(reps.round(12), return_counts=True)
+    np.testing.assert_allclose(values, 0.5 + 0.5 * 2**0.5 * np.array([-1, 0, 1]))
     assert counts / counts.sum() == pytest.approx([0.25, 0.5, 0.25], abs=0.02)
     out = bootstrap_topic_values(df, n_boot=2000)
     assert (out.loc[0, "support_lo"], out.loc[0, "support_hi"]) == (0.0, 1.0)
+
+
+def test_plain_interval_is_rescaled_expanded_percentile() -> None:
+    # Five prompts, one sample each, p_support 0, .25, .5, .75, 1: s^2 = .15625, so the
+    # unbiased Var(v) = s^2 / 5 = .03125 (sd .1768); plain prompt resampling gives 4/5 of
+    # it, the sqrt(5/4) rescale restores it. Bounds: quantiles at level 1 - 2 Phi(-t_{4,
+    # .975}) = 1 - 2 Phi(-2.7764) = .99450 instead of .95.
+    df = samples([("a", 0, f"p{i}", x) for i, x in enumerate((0.0, 0.25, 0.5, 0.75, 1.0))])
+    assert expanded_confidence(0.95, 5) == pytest.approx(0.994504, abs=1e-6)
+    assert expanded_confidence(0.95, 1) == 0.95
+    reps = bootstrap_replicates(df, n_boot=40000, seed=4)[:, 0]
+    assert reps.mean() == pytest.approx(0.5, abs=0.005)
+    assert reps.var() == pytest.approx(0.03125, rel=0.03)
+    # The reported bounds are those quantiles of the group's own replicates.
+    probs = df[["p_support", "p_neutral", "p_oppose"]].to_numpy()
+    own = value_replicates(probs, np.arange(5), 1000, group_rng(0, "a", 0))
+    lo, hi = np.quantile(own[:, 0], [0.002748, 0.997252])
+    out = bootstrap_topic_values(df, n_boot=1000, seed=0)
+    assert (out.loc[0, "support_lo"], out.loc[0, "support_hi"]) == pytest.approx((lo, hi), abs=1e-4)
+    assert hi - lo > 0.8  # the 95 % percentiles of the unrescaled replicates: [.2, .8]
 
 
 def test_bootstrap_single_sample_interval_is_degenerate() -> None:
@@ -272,10 +299,15 @@ def test_drift_interval_constant_shift_is_exact() -> None:
 
 
 def test_drift_interval_is_paired_over_prompts() -> None:
-    # Prompts spread from .05 to .7 (sd ~.19), each shifts by +.2 with +-.02 sample noise.
+    # Prompts spread from .05 to .7 (sd ~.19), each shifts by .2 +- .01 (sd ~.0085).
     # Unpaired, the prompt spread enters twice: width ~ 4 * sqrt(2) * .19 / sqrt(20) ~ .24.
-    # Paired, only within-prompt noise remains: width ~ .01.
-    df = _shifted(list(np.linspace(0.05, 0.7, 20)), shift=0.2, noise=(-0.02, 0.0, 0.01, 0.02))
+    # Paired, only the spread of the shifts remains: width ~ 4.2 * .0085 / sqrt(20) ~ .008.
+    bases = np.linspace(0.05, 0.7, 20)
+    jitter = np.resize([-0.01, 0.0, 0.01, 0.005, -0.005], 20)
+    df = samples([("a", 0, f"p{i}", b + d) for i, b in enumerate(bases) for d in (-0.02, 0.02)]
+                 + [("a", 10, f"p{i}", b + 0.2 + j + d)
+                    for i, (b, j) in enumerate(zip(bases, jitter, strict=True))
+                    for d in (-0.02, 0.02)])
     lo, hi = bootstrap_drift_interval(df, 0, 10, n_boot=1000)["support"]
     assert lo < 0.2 < hi
     assert hi - lo < 0.03
@@ -287,15 +319,17 @@ def test_drift_interval_is_paired_over_prompts() -> None:
 
 
 def test_drift_interval_resamples_samples_independently_at_each_step() -> None:
-    # One prompt: step 0 has samples .2 and .4, step 10 one sample .5. Replicates of M are
-    # .5 - (mean of 2 draws from {.2, .4}) = .3, .2, .1 with probabilities 1/4, 1/2, 1/4.
+    # One prompt: step 0 has samples .2 and .4, step 10 one sample .5. The mean of 2 draws
+    # from {.2, .4} is .2, .3, .4 w.p. 1/4, 1/2, 1/4, rescaled about .3 by sqrt(2/1); the one
+    # sample at step 10 is not rescaled. So M's replicates are .2 -+ .1 sqrt(2) and .2, and
+    # with 2 + 1 - 1 = 2 units (t with 1 degree of freedom) the bounds are the extremes.
     df = samples([("a", 0, "p", 0.2), ("a", 0, "p", 0.4), ("a", 10, "p", 0.5)])
     reps = paired_drift_replicates(df, 0, 10, n_boot=4000, seed=0)[:, 0]
     values, counts = np.unique(reps.round(12), return_counts=True)
-    np.testing.assert_allclose(values, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(values, [0.2 - 0.1 * 2**0.5, 0.2, 0.2 + 0.1 * 2**0.5])
     np.testing.assert_allclose(counts / 4000, [0.25, 0.5, 0.25], atol=0.03)
     lo, hi = bootstrap_drift_interval(df, 0, 10, n_boot=4000)["support"]
-    assert (lo, hi) == pytest.approx((0.1, 0.3))
+    assert (lo, hi) == pytest.approx((0.2 - 0.1 * 2**0.5, 0.2 + 0.1 * 2**0.5))
 
 
 def test_drift_interval_is_deterministic_per_seed_and_order_free() -> None:

@@ -21,21 +21,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, stdtrit
 
 from vdbench.errors import InputError
 from vdbench.evalsets.topics import STANCES
 
-# The private helpers let the 'two-stage' design draw exactly as bootstrap.py does.
+# The bootstrap itself (designs, rescaling, expanded bounds) is bootstrap.py's, shared with
+# the plain intervals; DESIGNS and expanded_confidence are re-exported for this module's callers.
+from vdbench.metrics.bootstrap import DESIGNS as DESIGNS
 from vdbench.metrics.bootstrap import (
-    _MAX_CELLS,
-    _group_rng,
-    _grouped_by_prompt,
-    _pair_rng,
-    _replicates,
-    percentile_interval,
-    replicate_matrix,
+    bootstrap_bounds,
+    check_design,
+    group_rng,
+    paired_replicates,
+    resampled_units,
+    rescale,
+    value_replicates,
 )
+from vdbench.metrics.bootstrap import expanded_confidence as expanded_confidence
 from vdbench.metrics.values import GROUP_KEYS, PROB_COLUMNS, judged_samples, topic_values
 
 # Above this condition number of C the inverse is replaced by a truncated least-squares
@@ -174,32 +176,6 @@ def corrected_shares(
     return out, moved
 
 
-def rescale(reps: np.ndarray, point: np.ndarray, n_units: int) -> np.ndarray:
-    """Replicates moved away from `point` by √(m / (m − 1)), m = n_units resampled units.
-
-    Resampling m units with replacement gives a mean whose variance is (m − 1)/m of the
-    unbiased one; this rescaling (Rao & Wu 1988) removes that bias, which matters for few
-    prompts or few labels per class (m = 5: variance 20 % too small). m = 1: unchanged.
-    """
-    factor = np.sqrt(n_units / (n_units - 1)) if n_units > 1 else 1.0
-    return point + factor * (reps - point)
-
-
-def expanded_confidence(confidence: float, n_units: int) -> float:
-    """The percentile level that gives a t-based interval's width for n_units units.
-
-    Hesterberg's "expanded percentile" interval (Hesterberg 2015, The American
-    Statistician 69:4): take the quantiles at α'/2 = Φ(−t_{n−1, (1+c)/2}) instead of
-    (1 − c)/2, since the spread of n resampled units is itself estimated (P = 30 prompts:
-    0.95 → 0.959). Together with rescale this is his expanded interval. n_units < 2:
-    unchanged. Capped just below 1 (then the interval is the replicates' min and max).
-    """
-    if n_units < 2:
-        return confidence
-    t = stdtrit(n_units - 1, (1.0 + confidence) / 2.0)
-    return float(min(1.0 - 2.0 * ndtr(-t), 1.0 - 1e-12))
-
-
 def confusion_replicates(
     judge_probs: np.ndarray, true_codes: np.ndarray, n_boot: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -223,107 +199,19 @@ def confusion_replicates(
 
 # ------------------------------------------------------------------ value replicates
 
-DESIGNS = ("prompts", "two-stage")
-
-
-def _check_design(design: str) -> None:
-    if design not in DESIGNS:
-        raise ValueError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
-
-
-def _prompt_means(probs: np.ndarray, prompt_codes: np.ndarray) -> np.ndarray:
-    """(P, k) mean of each prompt's rows; codes 0..P-1, every code present."""
-    codes = np.asarray(prompt_codes, dtype=np.intp)
-    sums = np.zeros((int(codes.max()) + 1, probs.shape[1]))
-    np.add.at(sums, codes, probs)
-    return sums / np.bincount(codes)[:, None]
-
-
-def _prompt_weights(n_prompts: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, P) how often each prompt is drawn in each replicate, divided by P."""
-    picked = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
-    flat = (np.arange(n_boot)[:, None] * n_prompts + picked).ravel()
-    return np.bincount(flat, minlength=n_boot * n_prompts).reshape(n_boot, n_prompts) / n_prompts
-
-
-def value_replicates(
-    probs: np.ndarray, prompt_codes: np.ndarray, n_boot: int, rng: np.random.Generator,
-    design: str = "prompts",
-) -> np.ndarray:
-    """Bootstrap replicates of the mean of prompt means, (n_boot, k).
-
-    design 'prompts' (default): draw P prompts with replacement, keep each drawn prompt's
-    samples as they are (a cluster bootstrap: a prompt mean already carries its sampling
-    noise), and rescale about the estimate by √(P/(P − 1)) (see rescale). A single prompt
-    has nothing to draw: its n samples are resampled instead (rescaled by √(n/(n − 1))).
-    'two-stage': bootstrap.replicate_matrix as it is (prompts, then samples within each
-    prompt), which counts the within-prompt noise twice and so gives wider intervals
-    (measured in benchmarks/bench_interval_coverage.py).
-    """
-    _check_design(design)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    probs = np.asarray(probs, dtype=float)
-    n_prompts = int(np.max(prompt_codes)) + 1
-    if design == "two-stage":
-        return replicate_matrix(probs, prompt_codes, n_boot, rng)
-    means = _prompt_means(probs, prompt_codes)
-    if n_prompts == 1:
-        return rescale(replicate_matrix(probs, prompt_codes, n_boot, rng), means[0], len(probs))
-    reps = _prompt_weights(n_prompts, n_boot, rng) @ means
-    return rescale(reps, means.mean(axis=0), n_prompts)
-
-
 def paired_endpoint_replicates(
     df: pd.DataFrame, step_from: int, step_to: int, n_boot: int, seed: int = 0,
     design: str = "prompts",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paired replicates of (v_from, v_to) for one topic: two (n_boot, 3) arrays.
 
-    Over the prompts judged at both steps, each replicate draws ONE resample of prompts,
-    shared by both steps (as in bootstrap.paired_drift_replicates). design 'prompts'
-    keeps each drawn prompt's samples and rescales each end about its estimate by
-    √(P/(P − 1)); 'two-stage' (or a single shared prompt) resamples them independently at
-    each step, with the same draws as paired_drift_replicates (its rows are v_to − v_from
-    of these). The correction is not linear after the projection,
-    so it needs both ends, not their difference. Raises ValueError for n_boot < 1, several
-    topics, or no prompt judged at both steps.
+    bootstrap.paired_replicates' two ends (one resample of the prompts judged at both
+    steps, shared by both; their difference is bootstrap.paired_drift_replicates, same
+    seed and design). The correction is not linear after the projection, so it needs both
+    ends, not their difference. Raises ValueError as paired_replicates does.
     """
-    _check_design(design)
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
-    samples = judged_samples(df)
-    samples = samples[samples["step"].isin([step_from, step_to])]
-    topics = samples["topic"].unique()
-    if len(topics) != 1:
-        raise ValueError(f"expected judged samples of one topic, got {len(topics)}")
-    at = {s: samples[samples["step"] == s] for s in (step_from, step_to)}
-    shared = pd.Index(
-        np.intersect1d(at[step_from]["prompt_id"].unique(), at[step_to]["prompt_id"].unique())
-    )
-    if shared.empty:
-        raise ValueError(f"no prompt judged at both steps {step_from} and {step_to}")
-    rng = _pair_rng(seed, topics[0], step_from, step_to)
-    (probs_a, counts_a), (probs_b, counts_b) = (_grouped_by_prompt(at[s], shared)
-                                                for s in (step_from, step_to))
-    n_prompts = len(shared)
-    if step_from == step_to:
-        same = value_replicates(probs_a, np.repeat(np.arange(n_prompts), counts_a), n_boot,
-                                rng, design)
-        return same, same
-    if design == "prompts" and n_prompts > 1:
-        weights = _prompt_weights(n_prompts, n_boot, rng)
-        means = [_prompt_means(p, np.repeat(np.arange(n_prompts), c))
-                 for p, c in ((probs_a, counts_a), (probs_b, counts_b))]
-        return (rescale(weights @ means[0], means[0].mean(axis=0), n_prompts),
-                rescale(weights @ means[1], means[1].mean(axis=0), n_prompts))
-    chunk = max(1, _MAX_CELLS // (n_prompts * int(max(counts_a.max(), counts_b.max()))))
-    v_from, v_to = [], []
-    for b in range(0, n_boot, chunk):
-        picked = rng.integers(0, n_prompts, size=(min(chunk, n_boot - b), n_prompts))
-        v_from.append(_replicates(probs_a, counts_a, picked, rng))
-        v_to.append(_replicates(probs_b, counts_b, picked, rng))
-    return np.concatenate(v_from), np.concatenate(v_to)
+    reps = paired_replicates(df, step_from, step_to, n_boot, seed, design)
+    return reps.v_from, reps.v_to
 
 
 # ------------------------------------------------------------------ frames
@@ -376,14 +264,14 @@ def corrected_topic_values(
     Replicate b of a group combines that group's prompt replicate (value_replicates with
     `design`, seeded per (seed, topic, step) like bootstrap_topic_values) with ONE
     labelled-item replicate C_b shared by all groups: the judge is the same everywhere,
-    so its error is common to every value. With the 'prompts' design the bounds are
-    Hesterberg's expanded percentile interval (rescale, expanded_confidence with the
-    group's prompt count); 'two-stage' takes plain percentiles, like bootstrap.py.
+    so its error is common to every value. Bounds: bootstrap.bootstrap_bounds, as for
+    the plain values (the 'prompts' design: Hesterberg's expanded percentile interval with
+    the group's prompt count; 'two-stage': plain percentiles).
     Deterministic for a seed and independent of row order.
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    _check_design(design)
+    check_design(design)
     confusion, lab_probs, lab_codes = labelled_confusion(labelled, min_labels_per_class, what)
     c_reps = confusion_replicates(lab_probs, lab_codes, n_boot, confusion_rng(seed))
     samples = judged_samples(df)
@@ -397,11 +285,9 @@ def corrected_topic_values(
     for row, (topic, step) in enumerate(zip(out["topic"], out["step"], strict=True)):
         rows = groups[(topic, step)]
         codes, _ = pd.factorize(prompt_ids[rows], sort=True)
-        v_reps = value_replicates(probs[rows], codes, n_boot, _group_rng(seed, topic, step), design)
+        v_reps = value_replicates(probs[rows], codes, n_boot, group_rng(seed, topic, step), design)
         reps, _ = corrected_shares(v_reps, c_reps, confusion.classes)
-        n_units = int(codes.max()) + 1 if codes.max() > 0 else len(rows)
-        level = confidence if design == "two-stage" else expanded_confidence(confidence, n_units)
-        bounds[row] = percentile_interval(reps, level)
+        bounds[row] = bootstrap_bounds(reps, confidence, resampled_units(codes), design)
     for j, s in enumerate(STANCES):
         out[f"obs_{s}"] = observed[:, j]
         out[f"v_{s}"] = point[:, j]
@@ -422,7 +308,7 @@ def corrected_drift(
     judge's error is common to them). Returns {stance: {"M": float, "M_ci": [lo, hi] or
     None}}; M_ci is None when no prompt is judged at both steps. M is the difference of
     the two corrected values (all prompts of each step, like the plain M). Bounds as in
-    corrected_topic_values, with the number of shared prompts.
+    corrected_topic_values, with paired_replicates' units (the shared prompts).
     """
     values = corrected.values
     topics = judged_samples(df)["topic"].unique()
@@ -433,21 +319,12 @@ def corrected_drift(
     m = {s: float(ends[1][f"v_{s}"] - ends[0][f"v_{s}"]) for s in STANCES}
     n_boot, confusion = len(corrected.confusion_reps), corrected.confusion
     try:
-        v_from, v_to = paired_endpoint_replicates(df, step_from, step_to, n_boot, seed,
-                                                  corrected.design)
+        reps = paired_replicates(df, step_from, step_to, n_boot, seed, corrected.design)
     except ValueError:  # no prompt judged at both steps
         return {s: {"M": m[s], "M_ci": None} for s in STANCES}
-    pi_from, _ = corrected_shares(v_from, corrected.confusion_reps, confusion.classes)
-    pi_to, _ = corrected_shares(v_to, corrected.confusion_reps, confusion.classes)
-    level = confidence
-    if corrected.design == "prompts":
-        at = judged_samples(df)
-        ids = [set(at.loc[at["step"] == s, "prompt_id"]) for s in (step_from, step_to)]
-        n_shared = len(ids[0] & ids[1])
-        # one shared prompt: its samples are what is resampled
-        n_units = n_shared if n_shared > 1 else int((at["step"] == step_from).sum())
-        level = expanded_confidence(confidence, n_units)
-    lo, hi = percentile_interval(pi_to - pi_from, level)
+    pi_from, _ = corrected_shares(reps.v_from, corrected.confusion_reps, confusion.classes)
+    pi_to, _ = corrected_shares(reps.v_to, corrected.confusion_reps, confusion.classes)
+    lo, hi = bootstrap_bounds(pi_to - pi_from, confidence, reps.n_units, corrected.design)
     return {s: {"M": m[s], "M_ci": [float(lo[j]), float(hi[j])]} for j, s in enumerate(STANCES)}
 
 

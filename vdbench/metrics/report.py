@@ -70,7 +70,8 @@ def run_metrics(
         "judge": judge_id,
         "calibrated": calibrated,
         "bootstrap": {"n_boot": n_boot, "confidence": confidence, "seed": seed,
-                      "method": "two-stage percentile bootstrap over prompts, then samples"},
+                      "method": "expanded percentile (Hesterberg 2015); prompts resampled "
+                                "with their samples, rescaled by sqrt(P/(P-1))"},
         "checkpoints": ckpts[["step", "total_steps", "fraction"]].to_dict("records"),
         "values": [_value_row(r) for r in values.itertuples(index=False)],
         "health": health.to_dict("records"),
