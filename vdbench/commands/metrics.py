@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "metrics", help="stance values v_t(T) with bootstrap CIs, drift magnitude M and drift time η",
         description="Per topic and checkpoint: v_t(T) = mean over prompts of the mean over "
-        "samples of p(s|x,y,T), with two-stage bootstrap CIs (prompts, then samples). Per "
+        "samples of p(s|x,y,T), with bootstrap CIs over prompts (each with its samples; rescaled, expanded percentile). Per "
         "stage (run): M_s = v_last − v_first and η = fraction of training at which the stance "
         "first enters the CI of its extreme value. See docs/metrics.md.",
     )
