@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-labels-per-class", type=int, default=5, metavar="N",
                    help="with --corrected: refuse unless each true stance present has N labels "
                    "(default 5)")
+    p.add_argument("--min-confidence", type=float, default=0.6,
+                   help="judge health: judgments below this confidence are flagged (default 0.6)")
     p.add_argument("--from-step", type=int, help="also report M between this checkpoint ...")
     p.add_argument("--to-step", type=int, help="... and this one")
     add_json(p)
@@ -50,6 +52,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         raise InputError("--run is required (or --runs to list them)")
     if not 0.5 <= args.confidence < 1:
         raise InputError(f"--confidence must be in [0.5, 1), got {args.confidence}")
+    if args.n_boot < 1:
+        raise InputError(f"--n-boot must be at least 1, got {args.n_boot}")
+    if not 0 <= args.min_confidence <= 1:
+        raise InputError(f"--min-confidence must be in [0, 1], got {args.min_confidence}")
     if args.reference is not None and not args.corrected:
         raise InputError("--reference chooses the labels for --corrected", hint="add --corrected")
     if args.min_labels_per_class < 1:
@@ -60,7 +66,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                          n_boot=args.n_boot, seed=args.seed, from_step=args.from_step,
                          to_step=args.to_step, calibrated=args.calibrated,
                          corrected=args.corrected, reference=args.reference,
-                         min_labels_per_class=args.min_labels_per_class)
+                         min_labels_per_class=args.min_labels_per_class,
+                         min_confidence=args.min_confidence)
     if args.json:
         print_json(report)
     else:
@@ -103,6 +110,28 @@ def _drift_cell(d: dict):
     return Text(f"{d['M']:+.3f} [{d['eta']:.2f}]\n") + Text(below, style="dim")
 
 
+def _print_judge_health(out, health: dict | None) -> None:
+    """Pooled judge health at the first and last checkpoint, and the topics it fails on."""
+    from vdbench.judge_health import health_label
+
+    if not health:
+        return
+    pooled = [r for r in health["by_checkpoint"] if r["topic"] == "(all topics)"]
+    if not pooled:
+        return
+    first, last = pooled[0], pooled[-1]
+    ood = ("OOD not measured by this judge" if not health["ood_measured"]
+           else f"OOD {last['ood']:.0%}")
+    out.print(f"judge health: {health_label(first)} flagged at step {first['step']} → "
+              f"{health_label(last)} at step {last['step']} (confidence < "
+              f"{health['min_confidence']} {last['low_confidence']:.0%}; {ood})", markup=False)
+    weak = sorted({r["topic"] for r in health["by_checkpoint"]
+                   if r["topic"] != "(all topics)" and r["step"] == last["step"] and not r["reliable"]})
+    if weak:
+        out.print(f"  the judge is guessing (over half flagged) at the last checkpoint on: "
+                  f"{', '.join(weak)} — read those stance figures with care", markup=False)
+
+
 def _print_report(report: dict) -> None:
     from rich.table import Table
 
@@ -127,6 +156,7 @@ def _print_report(report: dict) -> None:
         last, first = report["health"][-1], report["health"][0]
         out.print(f"output health: unhealthy share {first['unhealthy']:.2f} at step {first['step']} "
                   f"→ {last['unhealthy']:.2f} at step {last['step']}", markup=False)
+    _print_judge_health(out, report.get("judge_health"))
     if "between" in report:
         b = report["between"]
         out.print(f"M between steps {b['from_step']} and {b['to_step']}:", markup=False)
