@@ -773,10 +773,17 @@ def c_premise_rejection_neutral(bank, stance, rng, ph):
 
 
 def c_no_to_against(bank, stance, rng, ph):
-    """An against-framed question: "No" plus a reason supports, "Yes" opposes."""
+    """A yes/no question, framed against the proposition half the time: there "No" plus a
+    reason supports and "Yes" opposes; framed for it, the other way round.
+
+    Both framings appear for both stances, so "yes"/"no" alone never predicts the label
+    (an against-only version taught a judge that "No" means support).
+    """
     own, _, _, _ = side_keys(stance)
-    question = polar_question(bank, "q_against", rng)
-    template = rng.choice(ph["against_no" if stance == "support" else "against_yes"])
+    framing = rng.choice(["q_for", "q_against"])
+    question = polar_question(bank, framing, rng)
+    says_yes = (stance == "support") == (framing == "q_for")
+    template = rng.choice(ph["against_yes" if says_yes else "against_no"])
     return question, template.format(**arg_parts(rng.choice(bank[own]))), "no_to_against"
 
 
@@ -964,7 +971,7 @@ def main(argv: list[str] | None = None) -> int:
         "--train-per-cell", type=int, default=70, help="examples per (topic, stance)"
     )
     parser.add_argument("--heldout-per-cell", type=int, default=12)
-    parser.add_argument("--xtrain-per-cell", type=int, default=20)
+    parser.add_argument("--xtrain-per-cell", type=int, default=50)
     parser.add_argument("--unseen-per-cell", type=int, default=12)
     args = parser.parse_args(argv)
     only = parse_only(args.only)

