@@ -127,10 +127,10 @@ class CrossEncoderJudge:
 
     def _load(self):
         if self._model is None:
+            import warnings
+
             from peft import PeftModel
             from safetensors.numpy import load_file
-
-            import warnings
 
             tokenizer, base = load_base_encoder()
             with warnings.catch_warnings():  # peft's merge trips a transformers deprecation
