@@ -23,13 +23,11 @@ overhead (~1 ms per 5-row step), which caps the ratio near 4×; on a GPU, where 
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from functools import cache
 from pathlib import Path
 
-from benchmarks.harness import Benchmark, Result
+from benchmarks.harness import Benchmark, Result, median_cpu_time
 
 SAMPLES = 5
 BATCH = 64
@@ -59,15 +57,6 @@ def bench_model_dir() -> Path:
     return out
 
 
-def _cpu_median(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
-
-
 def run(quick: bool) -> list[Result]:
     from vdbench.evalsets.registry import builtin_eval_set
     from vdbench.training import generation
@@ -93,13 +82,13 @@ def run(quick: bool) -> list[Result]:
         return real_generate(*args, **kwargs)
 
     model.generate = fixed_length
-    batched = _cpu_median(lambda: sample_prompts(model, tokenizer, prompts, settings), repeats)
-    single = _cpu_median(lambda: sample_prompts_one_by_one(model, tokenizer, prompts, settings), repeats)
+    batched = median_cpu_time(lambda: sample_prompts(model, tokenizer, prompts, settings), repeats)
+    single = median_cpu_time(lambda: sample_prompts_one_by_one(model, tokenizer, prompts, settings), repeats)
     one_each = GenerationSettings(**{**settings.__dict__, "samples_per_prompt": 1})
-    per_sample = SAMPLES * _cpu_median(
+    per_sample = SAMPLES * median_cpu_time(
         lambda: sample_prompts_one_by_one(model, tokenizer, prompts[:11], one_each), repeats) * len(prompts) / 11
     wide = GenerationSettings(**{**settings.__dict__, "batch_size": 4 * BATCH})
-    batched_wide = _cpu_median(lambda: sample_prompts(model, tokenizer, prompts, wide), repeats)
+    batched_wide = median_cpu_time(lambda: sample_prompts(model, tokenizer, prompts, wide), repeats)
     del generation  # imported for the reader: both paths live there
     sequences = len(prompts) * SAMPLES
     return [Result(

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import random
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from benchmarks.harness import Benchmark, Result
+from benchmarks.harness import median_cpu_time as median_time
 from vdbench.evalsets.registry import builtin_eval_set
 from vdbench.evalsets.topics import BUILTIN_TOPICS
 from vdbench.judges.base import JudgeItem
@@ -45,16 +43,6 @@ _SENTENCES = (
     "Ultimately it is a decision for voters and their representatives.",
     "I oppose it: the risks outweigh the benefits for most people.",
 )
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median process CPU seconds of `fn` over `repeats` runs (single-threaded work)."""
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
 
 
 def bench_items(n: int, seed: int = 0) -> list[JudgeItem]:

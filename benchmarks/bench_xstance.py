@@ -9,20 +9,8 @@ encoder baseline encodes the distinct answers only. Times are median process CPU
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 from benchmarks.harness import Benchmark, Result
-
-
-def cpu_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times)
+from benchmarks.harness import median_cpu_time as cpu_time
 
 
 def run(quick: bool) -> list[Result]:

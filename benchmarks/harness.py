@@ -36,6 +36,17 @@ def median_time(fn: Callable[[], object], repeats: int, setup: Callable[[], obje
     return statistics.median(times)
 
 
+def median_cpu_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median process CPU seconds of `fn` over `repeats` runs: with threads pinned to one,
+    the work done, steady when other jobs share the cores (unlike wall time)."""
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
 @dataclass
 class Result:
     name: str
