@@ -26,8 +26,13 @@ from vdbench.training.reward import graded_pairs, preference_direction
 PROMPTS = [q.format(w=w) for w in TOPIC_WORDS.values() for q in QUESTIONS]
 
 
-def _toy_run(kl_coef: float, steps: int = 25):
-    """Reward = share of response tokens drawn from the 'support' answers' vocabulary."""
+def _toy_run(kl_coef: float, steps: int = 40):
+    """Reward = share of response tokens drawn from the 'support' answers' vocabulary.
+
+    40 steps: with the packages a fresh install resolves today (transformers 5.24, torch
+    2.13) the toy policy starts climbing near step 20 (reward 0.08 → 0.29 by step 25, 0.94
+    by step 40); 25 steps stopped it mid-climb. The assertion is unchanged.
+    """
     torch.manual_seed(0)
     torch.set_num_threads(1)
     tok = build_tiny_tokenizer()
