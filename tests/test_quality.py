@@ -9,7 +9,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORE = ["vdbench/store.py", "vdbench/runs.py", "vdbench/queries.py", "vdbench/health.py",
         "vdbench/metrics", "vdbench/evalsets", "vdbench/judgments.py", "vdbench/judging.py",
-        "vdbench/judges/base.py", "vdbench/judges/registry.py"]
+        "vdbench/judges/base.py", "vdbench/judges/registry.py", "vdbench/judge_health.py",
+        "vdbench/judges/evaluation.py", "vdbench/judges/compare.py", "vdbench/judges/labelled.py",
+        "vdbench/judges/crossenc.py"]
 
 
 def test_ruff_is_clean() -> None:

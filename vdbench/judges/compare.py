@@ -35,11 +35,11 @@ def drift_verdict(ci_a: list[float] | None, ci_b: list[float] | None) -> str:
 def _boot_ci(stat, a: np.ndarray, b: np.ndarray, n_boot: int, confidence: float,
              seed: int) -> list[float] | None:
     rng = np.random.default_rng(seed)
-    reps = []
+    values = []
     for _ in range(n_boot):
         idx = rng.integers(0, len(a), len(a))
-        reps.append(stat(a[idx], b[idx]))
-    reps = np.array(reps, dtype=float)
+        values.append(stat(a[idx], b[idx]))
+    reps = np.array(values, dtype=float)
     reps = reps[~np.isnan(reps)]
     if reps.size == 0:
         return None

@@ -245,13 +245,12 @@ def judge_health_block(store: Store, run_id: str, judge_id: str, *, calibrated: 
         from vdbench.calibration import apply_latest_calibration
 
         frame = apply_latest_calibration(store, judge_id, frame)
-    opts = {"min_confidence": min_confidence, "ood_threshold": threshold}
     pooled = frame.assign(topic=ALL_TOPICS)
     return {
         "min_confidence": min_confidence, "ood_threshold": threshold,
         "ood_measured": bool(threshold is not None and frame["ood"].notna().any()),
         "rule": "flagged = confidence below min_confidence, or OOD distance above the judge's "
                 "threshold (set on held-out in-domain data)",
-        "by_checkpoint": frame_health(pooled, ["step", "topic"], **opts)
-        + frame_health(frame, ["step", "topic"], **opts),
+        "by_checkpoint": [row for part in (pooled, frame) for row in frame_health(
+            part, ["step", "topic"], min_confidence=min_confidence, ood_threshold=threshold)],
     }
