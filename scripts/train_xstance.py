@@ -37,16 +37,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from vdbench.evalsets.topics import STANCES  # noqa: E402
+from vdbench.judge_health import ood_distance  # noqa: E402
 from vdbench.judges.base import JudgeItem  # noqa: E402
 from vdbench.judges.crossenc import (  # noqa: E402
     MAX_LENGTH,
     linear_head,
     load_base_encoder,
     mean_pooled,
-    ood_distance,
     pair_text,
     pooled_and_logits,
 )
+from vdbench.judges.evaluation import evaluate_judge  # noqa: E402
 from vdbench.judges.labelled import read_labelled, stance_data_dir  # noqa: E402
 
 OUT = ROOT / "judge_models" / "xstance"
@@ -126,15 +127,6 @@ def predict(model, head, tokenizer, items: list[JudgeItem], batch_size: int = 64
             probs[idx] = torch.softmax(logits.double(), -1).numpy()
             pooled[idx] = rep.numpy()
     return probs, pooled
-
-
-def macro_f1(y: np.ndarray, pred: np.ndarray, classes: list[int]) -> float:
-    f1s = []
-    for c in classes:
-        tp = np.sum((pred == c) & (y == c))
-        denom = np.sum(pred == c) + np.sum(y == c)
-        f1s.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(f1s))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,16 +233,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         probs, pooled = predict(merged, head, tokenizer, labelled.items)
         ood = ood_distance(pooled, reference)
-        truth = np.array([STANCES.index(s) for s in labelled.labels])
-        classes = [STANCES.index(c) for c in labelled.classes]
-        if len(classes) == 2:  # binary set: compare support vs oppose only
-            pred = np.where(probs[:, 0] >= probs[:, 2], 0, 2)
-        else:
-            pred = probs.argmax(1)
         if name == "heldout":
             threshold = float(np.quantile(ood, 0.95))
-        figures[name] = {"n": len(truth), "accuracy": float(np.mean(pred == truth)),
-                         "macro_f1": macro_f1(truth, pred, classes),
+        # The same scoring as `vdbench judge eval` (binary sets drop the neutral mass).
+        report = evaluate_judge(probs, labelled.labels, labelled.classes, n_boot=200,
+                                seed=args.seed)
+        figures[name] = {"n": report["n"], "accuracy": report["accuracy"]["value"],
+                         "macro_f1": report["macro_f1"]["value"],
                          "ood_median": float(np.median(ood))}
         print(f"{name}: {figures[name]}", flush=True)
 

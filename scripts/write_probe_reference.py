@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from vdbench.judge_health import ood_distance  # noqa: E402
 from vdbench.judges import features as F  # noqa: E402
-from vdbench.judges.crossenc import ood_distance  # noqa: E402
 from vdbench.judges.labelled import read_labelled, stance_data_dir  # noqa: E402
 
 PROBE = ROOT / "judge_models" / "probe"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vdbench.judge_health import ood_distance
 from vdbench.judges.base import JudgeItem
-from vdbench.judges.crossenc import ood_distance
 from vdbench.judges.registry import judge_models_dir, load_judge
 
 XSTANCE = judge_models_dir() / "xstance"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_MIN_CONFIDENCE = 0.6
+OOD_K = 10  # nearest training items the OOD distance averages over
 # A stance figure whose share of flagged judgments exceeds this is shown as unreliable.
 UNRELIABLE_SHARE = 0.5
 
@@ -132,3 +133,13 @@ def health_label(row: Mapping[str, Any] | None) -> str:
     share = row["flagged"]
     word = "ok" if share <= 0.2 else ("weak" if share <= UNRELIABLE_SHARE else "GUESSING")
     return f"judge {word} {share:.0%}"
+
+
+def ood_distance(pooled: np.ndarray, reference: np.ndarray, k: int = OOD_K) -> np.ndarray:
+    """1 − mean cosine to the k nearest reference rows (rows are unit vectors); shape (n,)."""
+    if len(pooled) == 0:
+        return np.zeros(0)
+    sims = pooled @ reference.T
+    k = min(k, reference.shape[0])
+    top = np.partition(sims, -k, axis=1)[:, -k:]
+    return 1.0 - top.mean(axis=1).astype(np.float64)

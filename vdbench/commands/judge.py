@@ -221,8 +221,9 @@ def _topic_warnings(judge, items) -> list[str]:
     if not unseen:
         return []
     return [f"the probe judge was trained on the built-in topics; for {', '.join(unseen)} it "
-            "separates support from oppose poorly (leave-one-topic-out macro-F1 ≈ 0.59). "
-            "Use an hf or gguf judge for new topics, or calibrate the probe against labels."]
+            "separates support from oppose at chance (macro-F1 0.52 on topics it never saw, "
+            "`vdbench judge eval --input unseen`). Use --judge xstance (0.78 there) or an hf/gguf "
+            "judge for new topics, and check it with `vdbench judge eval` on labelled answers."]
 
 
 def _consent(judge, n_texts: int, yes: bool) -> None:

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from vdbench.errors import JudgeError
+from vdbench.judge_health import OOD_K, ood_distance
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
 from vdbench.judges.registry import make_judge_id
 
 MAX_LENGTH = 256
-OOD_K = 10
 
 
 def pair_text(item: JudgeItem) -> tuple[str, str]:
@@ -197,13 +197,3 @@ def linear_head(arrays: dict | None = None, hidden: int = 384):
             head.bias.copy_(torch.from_numpy(np.asarray(arrays["bias"], dtype=np.float32)))
     head.eval()
     return head
-
-
-def ood_distance(pooled: np.ndarray, reference: np.ndarray, k: int = OOD_K) -> np.ndarray:
-    """1 − mean cosine to the k nearest reference rows (rows are unit vectors); shape (n,)."""
-    if len(pooled) == 0:
-        return np.zeros(0)
-    sims = pooled @ reference.T
-    k = min(k, reference.shape[0])
-    top = np.partition(sims, -k, axis=1)[:, -k:]
-    return 1.0 - top.mean(axis=1).astype(np.float64)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from vdbench.errors import JudgeError
+from vdbench.judge_health import ood_distance
 from vdbench.judges import features as F
 from vdbench.judges.base import JudgeIdentity, JudgeItem, JudgeScore
-from vdbench.judges.crossenc import ood_distance
 from vdbench.judges.registry import make_judge_id
 
 
