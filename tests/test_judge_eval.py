@@ -226,6 +226,8 @@ def test_compare_two_judges(tmp_path):
     lo, hi = report["kappa"]["ci"]
     assert lo <= report["kappa"]["value"] <= hi
     assert {t["topic"] for t in report["topics"]} >= {"(all topics)"}
+    assert set(report["judge_health"]) == set(report["judges"])  # health beside each judge's M
+    assert all(0 <= h["flagged"] <= 1 for h in report["judge_health"].values())
     for t in report["topics"]:
         assert t["verdict"] in {"judges disagree (CIs disjoint)", "both see this drift",
                                 "neither sees a drift", "only one sees a drift (not separable)"}

@@ -461,8 +461,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = report["judges"]
     k = report["kappa"]
     out.print(f"run {args.run}: {report['n_shared']} samples judged by both; Cohen's κ "
-              f"{k['value']:.3f} {k['ci']}; agreement {report['agreement']['value']:.3f} "
-              f"{report['agreement']['ci']}", markup=False)
+              f"{_fmt(k)}; agreement {_fmt(report['agreement'])}", markup=False)
+    from vdbench.judge_health import health_label
+
+    out.print("judge health at the last checkpoint: " + "; ".join(
+        f"{j.split(':')[0]} {health_label(h)}" for j, h in report["judge_health"].items()),
+        markup=False)
     table = Table(title=f"{a} vs {b}: agreement and drift per topic")
     for col in ("topic", "agree", "stance", f"M under {a.split(':')[0]}", f"M under {b.split(':')[0]}",
                 "verdict"):

@@ -85,8 +85,13 @@ def compare_judges(store: Store, run_id: str, judge_a: str, judge_b: str, *, n_b
             "M_b": {"value": b["M"], "ci": b["M_ci"]} if b else {"value": float("nan"), "ci": None},
             "verdict": drift_verdict(a["M_ci"], b["M_ci"] if b else None),
         })
+    health = {}
+    for judge_id, m in zip(ids, metrics, strict=True):
+        pooled = [r for r in m["judge_health"]["by_checkpoint"] if r["topic"] == "(all topics)"]
+        health[judge_id] = pooled[-1] if pooled else None
     return {
         "run": run_id, "judges": ids, "n_shared": int(len(shared)),
+        "judge_health": health,
         "kappa": {"value": cohens_kappa(la, lb),
                   "ci": _boot_ci(cohens_kappa, la, lb, n_boot, confidence, seed)},
         "agreement": {"value": agreement(la, lb),
