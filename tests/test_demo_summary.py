@@ -65,7 +65,7 @@ def test_overlapping_intervals_agree_only_in_point_estimates() -> None:
     rows = dict(PAPER_LIKE)
     rows["simpo-gap-support"] = row("simpo-gap-support", "simpo", "support", 0.40, (0.33, 0.47))
     order = next(f for f in findings(rows, {}) if f["finding"].startswith("DPO"))
-    assert order["verdict"] == "agrees in point estimates"
+    assert order["verdict"] == "not separable"  # never "agrees" when the CIs overlap
     assert "DPO ≳ SimPO > PPO" in order["measured"] and "not separable" in order["measured"]
 
 
@@ -95,14 +95,15 @@ def test_plain_progress_prints_one_line_per_phase() -> None:
 
 def test_quick_plan_is_every_stage_with_less_work() -> None:
     full, quick = plan(False), plan(True)
-    assert quick.stage_names() == full.stage_names()
+    assert [r.run_id for r in quick.runs] == [r.run_id for r in full.runs]
     assert [a.name for a in quick.audits] == [a.name for a in full.audits]
-    steps = {st.run: int(st.options[st.options.index("--max-steps") + 1]) for st in full.stages}
-    quick_steps = {st.run: int(st.options[st.options.index("--max-steps") + 1]) for st in quick.stages}
-    assert all(quick_steps[r] < steps[r] for r in steps)
-    for st in (*full.stages, *quick.stages):  # every eval step lies inside the run
-        evals = st.options[st.options.index("--eval-steps") + 1].split(",")
-        assert max(map(int, evals)) <= int(st.options[st.options.index("--max-steps") + 1])
+    steps = {r.run_id: r.options["max_steps"] for r in full.runs}
+    assert all(r.options["max_steps"] < steps[r.run_id] for r in quick.runs)
+    for r in (*full.runs, *quick.runs):  # every eval step lies inside the run
+        assert max(r.options["eval_steps"]) <= r.options["max_steps"]
+    assert [r.run_id for r in full.runs] == [  # the names users (and docs) know
+        "sft-chat", "sft-instruct", "dpo-gap-support", "simpo-gap-support",
+        "ppo-gap-support-kl0.05", "ppo-gap-support-kl1.0", "dpo-style", "simpo-style"]
 
 
 # --- judge health --------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def test_stage_row_reads_the_end_checkpoints_pooled_judge_health() -> None:
             health(0, "(all topics)", 0.1), health(8, "(all topics)", 0.7),
             health(8, "abortion", 0.2), health(4, "(all topics)", 0.3)]},
     }
-    stage = SimpleNamespace(run="dpo-x", algorithm="dpo", note="", moved="support")
+    stage = SimpleNamespace(run_id="dpo-x", algorithm="dpo", note="", moved="support")
     row = stage_row(stage, metrics, {})
     assert row["judge_flagged_to"] == 0.7 and row["judge_low_to"] == 0.35
     assert row["judge_ood_to"] is None

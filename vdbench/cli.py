@@ -27,6 +27,7 @@ COMMANDS = (
     "ingest",
     "tui",
     "demo",
+    "experiment",
 )
 
 

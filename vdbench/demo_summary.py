@@ -49,7 +49,7 @@ def stage_row(stage: Any, metrics: dict[str, Any], sloppy: dict[int, float]) -> 
     shares = list(sloppy.values())
     judge = end_judge_health(metrics) or {}
     return {
-        "run": stage.run, "algorithm": stage.algorithm, "note": stage.note,
+        "run": stage.run_id, "algorithm": stage.algorithm, "note": stage.note,
         "stance": stage.moved, "v_from": pooled[0]["v"][stage.moved],
         "v_to": pooled[-1]["v"][stage.moved], "v_to_ci": pooled[-1]["ci"][stage.moved],
         "M": moved["M"], "M_ci": moved.get("M_ci"), "eta": moved["eta"],
@@ -101,8 +101,8 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
     SFT sets values early — M's CI excludes 0 and η ≤ 0.5; style-only pairs barely move
     values — every style stage's M CI includes 0 or |M| is under a third of the value-gap
     stage's; value-gap pairs move them — each gap stage's M CI excludes 0 and exceeds the
-    style control's M; ordering — DPO ≥ SimPO ≥ PPO by point estimate, with whether each
-    neighbouring pair is separable at the CI level (intervals disjoint). Last, when the judge
+    style control's M; ordering — "agrees" only when DPO > SimPO > PPO with each neighbouring
+    pair's intervals disjoint, "not separable" when any neighbouring intervals overlap. Last, when the judge
     is unreliable (over UNRELIABLE_SHARE of its judgments flagged) at the end of a stage or on
     an audited set, a "judge health" entry names them (verdict "unreliable on …", no paper).
     """
@@ -163,11 +163,19 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
             "measured": f"{measured}; {order_text}"
                         + ("" if separable else " (≳: 95% CIs overlap, not separable here)"),
             "paper": PAPER["order"],
-            "verdict": ("agrees" if separable else "agrees in point estimates") if as_paper else "differs"})
+            "verdict": order_verdict(as_paper, separable)})
     guessing = judge_health_finding(rows, audits)
     if guessing:
         out.append(guessing)
     return out
+
+
+def order_verdict(as_paper: bool, separable: bool) -> str:
+    """The ordering finding follows the intervals: a point-estimate order whose neighbours'
+    CIs overlap is "not separable" (both CIs are in the measured text), never "agrees"."""
+    if not separable:
+        return "not separable"
+    return "agrees" if as_paper else "differs"
 
 
 def judge_health_finding(rows: dict[str, dict[str, Any]],
@@ -201,10 +209,10 @@ def build_summary(db: Path, stages: list[Any], audits: list[Any], results: dict[
     rows: dict[str, dict[str, Any]] = {}
     for stage in stages:
         try:
-            metrics = run_metrics(store, stage.run, n_boot=500, seed=seed)
+            metrics = run_metrics(store, stage.run_id, n_boot=500, seed=seed)
         except InputError:
             continue
-        rows[stage.run] = stage_row(stage, metrics, sloppy_share(store, stage.run))
+        rows[stage.run_id] = stage_row(stage, metrics, sloppy_share(store, stage.run_id))
     audit_rows = {a.name: row for a in audits
                   if (row := audit_row(a.name, a.note, results.get(f"audit {a.name}", {})))}
     training = {k: v for k, v in results.items() if not k.startswith("audit ")}

@@ -129,8 +129,12 @@ def build_request(args: argparse.Namespace):
     from dataclasses import replace
 
     from vdbench.errors import InputError
-    from vdbench.training.config import HPARAMS_BY_ALGORITHM, DriftConfig, RewardHParams
-    from vdbench.training.runner import TrainRequest
+    from vdbench.training.config import (
+        HPARAMS_BY_ALGORITHM,
+        DriftConfig,
+        RewardHParams,
+        TrainRequest,
+    )
     from vdbench.training.schedule import parse_eval_steps
 
     for opt in ("samples", "max_new_tokens", "gen_batch_size"):

@@ -32,6 +32,7 @@ from vdbench.micro.corpus import (
     preference_rows,
     sft_row,
 )
+from vdbench.micro.files import DATASET_FILES
 from vdbench.micro.model import (
     MicroModelConfig,
     PretrainConfig,
@@ -46,15 +47,6 @@ from vdbench.progress import ProgressFn
 BUILD_VERSION = "micro-build-2"
 BUILD_MARKER = ".vdbench-micro"  # marks a directory whose base/ and data/ a build may replace
 
-# Dataset name (as the CLI and the issue call them) -> file under data/.
-DATASET_FILES: dict[str, str] = {
-    "pretrain": "pretrain.jsonl",
-    "chat": "chat_sft.jsonl",
-    "instruct": "instruct_sft.jsonl",
-    "style": "style_pref.jsonl",
-    "gap-support": "gap_support_pref.jsonl",
-    "gap-oppose": "gap_oppose_pref.jsonl",
-}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Every dataclass here is plain data: `asdict()` of it is what `runs.hparams` reco
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 ALGORITHMS = ("sft", "dpo", "simpo", "ppo")
@@ -180,3 +181,24 @@ HPARAMS_BY_ALGORITHM: dict[str, type] = {
 }
 
 STAGE_BY_ALGORITHM = {"sft": "sft", "dpo": "preference", "simpo": "preference", "ppo": "preference"}
+
+
+@dataclass
+class TrainRequest:
+    """Everything `vdbench train ALGO` was asked to do."""
+
+    algorithm: str
+    data: Path
+    db: Path
+    run: str
+    hparams: StageHParams | PPOHParams
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    model: Path | None = None  # None: the parent checkpoint's recorded path
+    parent: str | None = None  # RUN or RUN:STEP
+    output_dir: Path | None = None  # None: ./vdbench-runs/RUN
+    judge: str | None = None
+    trust_remote_code: bool = False
+    dtype: str | None = None
+    save_checkpoints: bool = False
+    reward_model: Path | None = None  # PPO: an existing reward model instead of training one
+    quiet: bool = False

@@ -29,36 +29,14 @@ from vdbench.training import distributed
 from vdbench.training.config import (
     ALGORITHMS,
     STAGE_BY_ALGORITHM,
-    DriftConfig,
     PPOHParams,
-    StageHParams,
+    TrainRequest,
 )
 from vdbench.training.data import TrainingData, load_training_data
 from vdbench.training.models import check_model_dir
 from vdbench.training.schedule import checkpoint_schedule, planned_total_steps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainRequest:
-    """Everything `vdbench train ALGO` was asked to do."""
-
-    algorithm: str
-    data: Path
-    db: Path
-    run: str
-    hparams: StageHParams | PPOHParams
-    drift: DriftConfig = field(default_factory=DriftConfig)
-    model: Path | None = None  # None: the parent checkpoint's recorded path
-    parent: str | None = None  # RUN or RUN:STEP
-    output_dir: Path | None = None  # None: ./vdbench-runs/RUN
-    judge: str | None = None
-    trust_remote_code: bool = False
-    dtype: str | None = None
-    save_checkpoints: bool = False
-    reward_model: Path | None = None  # PPO: an existing reward model instead of training one
-    quiet: bool = False
 
 
 @dataclass
@@ -236,7 +214,22 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
         "judge": req.judge, "metrics": metrics, "hparams": prep.run.hparams,
         "warnings": prep.warnings,
     }
+    if distributed.is_main():
+        record_results(store, prep.run.run_id, {
+            "algorithm": req.algorithm, "total_steps": prep.total_steps,
+            "seconds": summary["seconds"], "sampling_seconds": summary["sampling_seconds"],
+            **metrics})
     return summary
+
+
+def record_results(store: Store, run_id: str, stats: dict[str, Any]) -> None:
+    """Keep what training measured (losses, reward margins, PPO reward and KL to the
+    reference) in the store beside the run's stances; a rerun replaces it."""
+    import json
+
+    with store.write() as con:
+        con.execute("INSERT OR REPLACE INTO run_results (run_id, stats) VALUES (?, ?)",
+                    [run_id, json.dumps(stats, default=str)])
 
 
 def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[str, Any]:
@@ -268,8 +261,13 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[
     trainer.save_model(str(prep.output_dir))
     trainer.save_state()  # trainer_state.json: `vdbench sample` reads the step from it
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
-            "last_loss": losses[-1] if losses else None, "steps": trainer.state.global_step}
+    margins = [h["rewards/margins"] for h in trainer.state.log_history if "rewards/margins" in h]
+    out = {"train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
+           "last_loss": losses[-1] if losses else None, "steps": trainer.state.global_step}
+    if margins:  # DPO / SimPO: the implicit reward margin, chosen over rejected
+        tail = margins[-max(1, len(margins) // 5):]
+        out |= {"first_margin": margins[0], "last_margin": sum(tail) / len(tail)}
+    return out
 
 
 def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
