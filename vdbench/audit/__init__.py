@@ -12,5 +12,6 @@ Stages, each resumable on its own against the store:
 - ``synth``    — synthetic value-gap pairs with a controllable gap, in TRL format
   (responses from ``templates`` or a local model);
 - ``pipeline`` — the four steps end to end, as ``vdbench audit`` runs them;
-- ``storeio``  — bulk write transactions with bounded memory.
+- ``storeio``  — bulk write transactions with bounded memory;
+- ``select``   — value-aware curation: the audited pairs one rule keeps, as TRL JSONL.
 """

@@ -2,7 +2,8 @@
 
 `vdbench audit --input FILE --format F --db DB` imports the pairs, assigns topics,
 judges chosen and rejected, and reports the stance gap. `vdbench audit synth` writes
-synthetic value-gap pairs. See docs/audit.md.
+synthetic value-gap pairs; `vdbench audit select` writes the pairs of an audited dataset
+that carry the signal you mean to train (value-aware data curation). See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rejected, and report the per-pair stance margin Δ = [p_support − p_oppose](chosen) − "
         "[p_support − p_oppose](rejected), mean |Δ|, flip rate, Jensen–Shannon divergence and "
         "the predicted drift direction, with bootstrap CIs. Every step is resumable. "
-        "Subcommand: `vdbench audit synth` writes synthetic value-gap pairs.",
+        "Subcommands: `vdbench audit synth` writes synthetic value-gap pairs; "
+        "`vdbench audit select` keeps the audited pairs that carry the signal you want.",
     )
     p.add_argument(
         "--input", metavar="FILE", help="JSONL, JSONL.gz, Parquet file or save_to_disk dir"
@@ -164,6 +166,67 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(s)
     s.set_defaults(func=cmd_synth)
 
+    c = audit_sub.add_parser(
+        "select",
+        help="write the audited pairs that carry the signal you want (TRL JSONL + manifest)",
+        description="Value-aware data curation: from a dataset `vdbench audit` has judged, keep "
+        "the pairs one rule selects and write them as TRL prompt/chosen/rejected JSONL (what "
+        "`vdbench train dpo --data` reads), with FILE.manifest.json beside it (source, judge, "
+        "thresholds, counts kept and left out per reason, kept pair ids). Rules, on Δ = "
+        "margin(chosen) − margin(rejected): gap-support Δ ≥ --min-margin; gap-oppose "
+        "Δ ≤ −--min-margin (both on-topic pairs only); no-flip: same stance label (and "
+        "|Δ| < --min-margin if given); confident: neither side flagged by judge health. "
+        "Pairs flagged at import (identical, empty, prompt-mismatch) are always left out. "
+        "See docs/audit.md.",
+    )
+    add_db(c)
+    c.add_argument(
+        "--dataset",
+        required=True,
+        metavar="ID",
+        help="audited dataset id (see `vdbench audit --db DB --list`)",
+    )
+    c.add_argument("--keep", required=True, choices=SELECT_RULES, help="which pairs to keep")
+    c.add_argument(
+        "--min-margin",
+        type=float,
+        default=None,
+        metavar="X",
+        help=f"gap-*: keep |Δ| ≥ X on the rule's side (default {SELECT_MIN_MARGIN}); "
+        "no-flip: also require |Δ| < X (default: no margin test); in [0, 2]",
+    )
+    c.add_argument(
+        "--judge",
+        default=None,
+        metavar="NAME",
+        help="judge name or id whose judgments to use (default: the dataset's only judge, "
+        "or probe if it has several)",
+    )
+    c.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        metavar="C",
+        help=f"confident: the judge-health line (default {SELECT_MIN_CONFIDENCE}); with "
+        "another rule, also leave out pairs with a side below C or out of domain",
+    )
+    c.add_argument(
+        "--on-topic-only",
+        action="store_true",
+        help="no-flip and confident: leave out off-topic pairs too (gap-* always do)",
+    )
+    c.add_argument("--output", required=True, metavar="FILE", help="JSONL file to write")
+    add_json(c)
+    c.set_defaults(func=cmd_select)
+
+
+# vdbench.audit.select's KEEP_RULES and DEFAULT_MIN_MARGIN, and judge health's default line,
+# spelled out so that building the parser imports neither pandas nor the audit modules (a
+# test keeps them equal).
+SELECT_RULES = ("gap-support", "gap-oppose", "no-flip", "confident")
+SELECT_MIN_MARGIN = 0.5
+SELECT_MIN_CONFIDENCE = 0.6
+
 
 def _logger(quiet: bool):
     if quiet:
@@ -285,6 +348,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
     )
     for reason, n in summary["shortfall"].items():
         out.print(f"  short: {n} × {reason}", markup=False)
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from vdbench.audit.select import SelectOptions, run_select
+    from vdbench.store import Store
+
+    manifest = run_select(
+        Store(args.db),
+        SelectOptions(
+            dataset=args.dataset,
+            keep=args.keep,
+            output=args.output,
+            judge=args.judge,
+            min_margin=args.min_margin,
+            min_confidence=args.min_confidence,
+            on_topic_only=args.on_topic_only,
+        ),
+    )
+    if args.json:
+        print_json(manifest)
+    else:
+        print_selection(manifest)
     return 0
 
 
@@ -547,3 +633,52 @@ def histogram_text(hist: dict, width: int = 30) -> str:
             f"{on_topic[i]:>5,}"
         )
     return "\n".join(lines)
+
+
+def print_selection(manifest: dict) -> None:
+    """The human summary of `vdbench audit select`: kept, left out per reason, the gap."""
+    import textwrap
+
+    from vdbench.audit.select import guessing
+    from vdbench.judge_health import UNRELIABLE_SHARE
+
+    out = console()
+    src, counts, gap = manifest["source"], manifest["counts"], manifest["gap"]
+    lines = [
+        f"dataset {src['dataset_id']} ({src['format']}, {src['n_pairs']:,} pairs)",
+        f"judge {manifest['judge']['judge_id']}",
+        f"keep {manifest['keep']}: {manifest['rule']}",
+        f"kept {counts['kept']:,} of {counts['considered']:,} pairs",
+    ]
+    excluded = counts["excluded"]
+    if any(excluded.values()):
+        lines.append("left out (first reason that applies):")
+        lines += [f"  {n:>7,} × {reason}" for reason, n in excluded.items()]
+    else:
+        lines.append("left out: none")
+
+    def gap_text(s: dict) -> str:
+        return (
+            f"mean Δ {s['mean_margin']:+.2f}, mean |Δ| {s['mean_abs_margin']:.2f}, "
+            f"flip rate {s['flip_rate']:.0%}"
+        )
+
+    lines.append(f"kept pairs: {gap_text(gap['kept'])}")
+    lines.append(f"all judged pairs ({gap['judged']['n_pairs']:,}): {gap_text(gap['judged'])}")
+    health = manifest["kept_judge_health"]
+    lines.append(f"{health['label']} on the kept pairs' responses (share flagged)")
+    if guessing(manifest):
+        lines += textwrap.wrap(
+            f"WARNING: over {UNRELIABLE_SHARE:.0%} of the kept responses are flagged: the judge "
+            "is guessing, so this selection mostly follows its noise. Try --keep confident, "
+            "add --min-confidence, or audit with another --judge.",
+            78,
+            subsequent_indent="  ",
+        )
+    o = manifest["output"]
+    form = "conversational" if o["conversational"] else "standard"
+    lines.append(f"wrote {o['rows']:,} rows (TRL {form} prompt/chosen/rejected):")
+    for line in lines:
+        out.print(line, markup=False)
+    # Paths on lines of their own, never wrapped, so they can be copied.
+    out.print(f"  {o['path']}\n  manifest: {o['manifest']}", markup=False, soft_wrap=True)

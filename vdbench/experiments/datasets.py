@@ -55,19 +55,18 @@ def select_job(spec: dict[str, Any], report: Any) -> dict[str, Any]:
     """Audit `spec['input']` into the store (resumable) and write the kept pairs to
     `spec['output']` with their manifest, as `vdbench audit select` does."""
     from vdbench.audit.pipeline import AuditOptions, run_audit
-    from vdbench.audit.select import SelectOptions, select_pairs
+    from vdbench.audit.select import SelectOptions, manifest_path, run_select
     from vdbench.store import Store
 
     output = Path(spec["output"])
-    manifest = output.with_name(output.name + ".manifest.json")
+    manifest = manifest_path(output)
     if output.is_file() and manifest.is_file():
         return {"_status": "already selected", **json.loads(manifest.read_text())}
     store = Store(spec["db"])
     opts = AuditOptions(input=spec["input"], format="trl", name=spec["name"], limit=spec["limit"],
                         judge=spec["judge"] or AuditOptions.judge, seed=spec["seed"], n_boot=200)
     audited = run_audit(store, opts, progress=report)
-    kwargs: dict[str, Any] = {"keep": spec["keep"]}
-    if spec.get("min_margin") is not None:
-        kwargs["min_margin"] = spec["min_margin"]
-    return select_pairs(store, audited["dataset"]["dataset_id"],
-                        SelectOptions(judge=opts.judge, output=output, **kwargs))
+    report("select", 0, 1)
+    return run_select(store, SelectOptions(dataset=audited["dataset"]["dataset_id"],
+                                           keep=spec["keep"], output=str(output), judge=opts.judge,
+                                           min_margin=spec.get("min_margin")))

@@ -253,7 +253,7 @@ def comparisons(points: list[Point], *, n_boot: int, confidence: float,
     by_stage: dict[str, list[Point]] = {}
     for p in done:
         by_stage.setdefault(p.stage, []).append(p)
-    for stage, pts in by_stage.items():
+    for pts in by_stage.values():
         groups: dict[str, list[Point]] = {}
         for p in pts:
             key = _signature(p.settings, {"algorithm"} | ALGORITHM_SPECIFIC)
