@@ -142,9 +142,13 @@ def plan_jobs(plan: Plan, paths: Paths, data: dict[str, str], *, base: str | Non
         if spec.datasets[run.dataset].kind == "select":
             needs = (*needs, f"select {run.dataset}")
         if run.algorithm == "ppo":
-            # PPO runs with the same starting model and data share one reward model.
-            rm_name = f"{REWARD_JOB} {run.parent_run or 'base'} {run.dataset}"
-            rm_dir = paths.runs / "reward-models" / f"{run.parent_run or 'base'}-{run.dataset}"
+            # PPO runs with the same starting model, data and reward-model options
+            # share one reward model.
+            rm_opts = {k: v for k, v in run.options.items() if k.startswith("rm_") or k == "no_graded"}
+            rm_key = f"{run.parent_run or 'base'}-{run.dataset}" + "".join(
+                f"-{k}{v}" for k, v in sorted(rm_opts.items()))
+            rm_name = f"{REWARD_JOB} {rm_key}"
+            rm_dir = paths.runs / "reward-models" / rm_key
             if not any(j.name == rm_name for j in jobs):
                 jobs.append(Job(rm_name, "reward", needs, {"argv": argv, "output": str(rm_dir)},
                                 cost=150.0))

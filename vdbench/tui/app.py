@@ -1,4 +1,4 @@
-"""The vdbench TUI: runs, stances, drift, audit, samples and judge views over one store.
+"""The vdbench TUI over one store: runs, stances, drift, audit, samples, judge, experiments.
 
 Start-up paints at once: pandas, DuckDB and the metrics are imported by the first worker,
 not here. Every query runs in a ``@work(thread=True)`` worker that posts a message; the
@@ -30,6 +30,7 @@ from vdbench.tui.screens import ExportScreen, HelpScreen
 from vdbench.tui.views.audit import AuditView
 from vdbench.tui.views.base import View
 from vdbench.tui.views.drift import DriftView
+from vdbench.tui.views.experiment import ExperimentView
 from vdbench.tui.views.judge import JudgeView
 from vdbench.tui.views.runs import RunsView
 from vdbench.tui.views.samples import SamplesView
@@ -45,6 +46,7 @@ VIEWS: tuple[tuple[str, str, type[View]], ...] = (
     ("audit", "Audit", AuditView),
     ("samples", "Samples", SamplesView),
     ("judge", "Judge", JudgeView),
+    ("experiment", "Experiment", ExperimentView),
 )
 
 

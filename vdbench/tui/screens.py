@@ -19,7 +19,7 @@ from vdbench.tui.widgets import Notice
 HELP = """\
 [b]vdbench tui[/b] · keyboard first, mouse optional  [dim]esc / F1 / ? closes[/dim]
 
-[b]everywhere[/b] 1–6 views · F1 or ? help · ctrl+p palette · e export view
+[b]everywhere[/b] 1–7 views · F1 or ? help · ctrl+p palette · e export view
            ctrl+r reload now · q quit · tab moves focus
 [b]1 Runs[/b]     ↑/↓ run · enter open · space mark to compare · d drift
 [b]2 Stances[/b]  ←/→ checkpoint (or click the slider) · home/end first/last
@@ -34,6 +34,8 @@ HELP = """\
            ↑/↓ pgup/pgdn home/end · p this prompt across checkpoints
 [b]6 Judge[/b]    c next calibration · l labelling mode:
            s/n/o label · u undo · k skip · j judge's answer · r this run/all
+[b]7 Experiment[/b] grid points: mean M [CI] over seeds · enter seeds' curves (band:
+           min–max over seeds) · space mark two to compare · c comparisons · x next
 [b]glyphs[/b]     """
 
 
