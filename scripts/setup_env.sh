@@ -18,7 +18,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
-extras=${VDBENCH_EXTRAS:-gguf,test}
+extras=${VDBENCH_EXTRAS:-gguf,test,capability,trackers}
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
   python -m pip install --quiet -e ".[${extras}]" "torch==2.13.0"
 case ",${extras}," in

@@ -155,7 +155,9 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
             parts.append(f"{a} {'>' if apart else '≳'} {b}")
         as_paper = [name for name, _ in ranked] == [name for name, _ in order]
         separable = all("≳" not in p for p in parts)
-        measured = ", ".join(f"{name} {_fmt(r)}" for name, r in order)
+        measured = ", ".join(f"{name} {_fmt(r)}" + (f" (KL {r['reference_kl']:.2f} nats)"
+                                                     if r.get("reference_kl") is not None else "")
+                             for name, r in order)
         order_text = "measured order: " + " ".join(
             [parts[0]] + [p.split(" ", 2)[1] + " " + p.split(" ", 2)[2] for p in parts[1:]])
         out.append({
@@ -213,11 +215,24 @@ def build_summary(db: Path, stages: list[Any], audits: list[Any], results: dict[
         except InputError:
             continue
         rows[stage.run_id] = stage_row(stage, metrics, sloppy_share(store, stage.run_id))
+        rows[stage.run_id].update(training_stats(store, stage.run_id))
     audit_rows = {a.name: row for a in audits
                   if (row := audit_row(a.name, a.note, results.get(f"audit {a.name}", {})))}
     training = {k: v for k, v in results.items() if not k.startswith("audit ")}
     return {"db": str(db), "stages": list(rows.values()), "audits": list(audit_rows.values()),
             "findings": findings(rows, audit_rows), "training": training}
+
+
+def training_stats(store: Any, run: str) -> dict[str, Any]:
+    """What training measured (run_results): PPO's reward first → last and KL to the
+    reference after training, so "PPO barely moved values" can be told from "PPO never
+    left its start"."""
+    import json
+
+    with store.read() as con:
+        row = con.execute("SELECT stats FROM run_results WHERE run_id = ?", [run]).fetchone()
+    stats = json.loads(row[0]) if row else {}
+    return {k: stats.get(k) for k in ("first_reward", "last_reward", "reference_kl")}
 
 
 def sloppy_share(store: Any, run: str) -> dict[int, float]:
@@ -300,6 +315,11 @@ def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) 
             lines = textwrap.wrap(text, width=max(40, out.width), initial_indent=indent,
                                   subsequent_indent=indent + "  ", break_on_hyphens=False)
             out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    for r in summary["stages"]:
+        if r.get("reference_kl") is not None:
+            out.print(f"{r['run']}: reward {r['first_reward']:+.2f} → {r['last_reward']:+.2f}, "
+                      f"KL to the SFT policy {r['reference_kl']:.2f} nats after training",
+                      markup=False)
     unhealthy = [r["run"] for r in summary["stages"] if (r["unhealthy_to"] or 0) > 0.1]
     out.print("output health: " + (f"over 10% unhealthy samples at the end of {', '.join(unhealthy)}"
                                    if unhealthy else "no stage ends with over 10% unhealthy samples"),

@@ -36,6 +36,11 @@ def training_cell(p: dict[str, Any]) -> str:
     return "—"
 
 
+def distinct_cell(p: dict[str, Any]) -> str:
+    a, b = p.get("distinct_from"), p.get("distinct_to")
+    return "—" if a is None or b is None else f"{a:.0%}→{b:.0%}"
+
+
 def point_cells(p: dict[str, Any]) -> tuple[str, ...]:
     if not p.get("n_seeds"):
         return (p["point"], "0", p.get("moved") or "—", "—", "pending", "—", "—", "—", "—")
@@ -70,15 +75,17 @@ def print_report(out: Any, report: dict[str, Any]) -> None:
     for col in ("point", "n", "moved", "before", "M [CI]", "η [CI]"):
         drift.add_column(col, overflow="fold", no_wrap=col != "point")
     health = Table(title="output health, judge health and training, per point",
-                   caption="bad: unhealthy outputs at the end; judge: its flagged share at the "
-                   "end; PPO: reward first→last and KL to the reference (nats)", box=box.SIMPLE_HEAD)
-    for col in ("point", "bad", "judge", "training"):
-        health.add_column(col, overflow="fold", no_wrap=col in ("bad", "judge"))
+                   caption="bad: unhealthy outputs at the end; distinct: share of distinct "
+                   "texts, start→end (a collapse onto one answer); judge: its flagged share at "
+                   "the end; PPO: reward first→last and KL to the reference (nats)",
+                   box=box.SIMPLE_HEAD)
+    for col in ("point", "bad", "distinct", "judge", "training"):
+        health.add_column(col, overflow="fold", no_wrap=col in ("bad", "distinct", "judge"))
     for p in report["points"]:
         cells = point_cells(p)
         before = cells[3].split(" (")[-1].rstrip(")") if "(" in cells[3] else cells[3]
         drift.add_row(cells[0], cells[1], cells[2], before, cells[4], cells[5])
-        health.add_row(cells[0], cells[6], cells[7], cells[8])
+        health.add_row(cells[0], cells[6], distinct_cell(p), cells[7], cells[8])
     out.print(drift)
     out.print(health)
     if report["comparisons"]:
@@ -104,13 +111,16 @@ def markdown_report(report: dict[str, Any]) -> str:
     boot = report["bootstrap"]
     parts = [f"## Experiment `{report['experiment']}` (judge `{report['judge']}`)", "",
              f"CIs: {boot['confidence']:.0%}, {boot['n_boot']} replicates, {boot['method']}.", "",
-             _md_table(POINT_COLUMNS, [point_cells(p) for p in report["points"]]), ""]
+             _md_table(POINT_COLUMNS[:7] + ("distinct",) + POINT_COLUMNS[7:],
+                       [(*point_cells(p)[:7], distinct_cell(p), *point_cells(p)[7:])
+                        for p in report["points"]]), ""]
     seeds = [(p["point"], s) for p in report["points"] for s in p.get("per_seed", [])]
     if seeds:
         parts += ["### Per seed", "", _md_table(
-            ("point", "seed", "M [CI]", "η", "bad", "training"),
+            ("point", "seed", "M [CI]", "η", "bad", "distinct", "training"),
             [(pt, str(s["seed"]), _ci(s["M"], s.get("M_ci")), f"{s['eta']:.2f}",
-              _share(s.get("unhealthy_to")), training_cell({"training": s})) for pt, s in seeds]), ""]
+              _share(s.get("unhealthy_to")), distinct_cell(s), training_cell({"training": s}))
+             for pt, s in seeds]), ""]
     if report["comparisons"]:
         parts += ["### Comparisons", "", _md_table(COMPARE_COLUMNS,
                                                    [compare_cells(c) for c in report["comparisons"]]), ""]
@@ -118,7 +128,7 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 
 CSV_FIELDS = ("point", "stage", "algorithm", "dataset", "moved", "seed", "run", "M", "M_lo", "M_hi",
-              "eta", "v_from", "v_to", "unhealthy_to", "judge_flagged_to", "first_reward",
+              "eta", "v_from", "v_to", "unhealthy_to", "distinct_to", "judge_flagged_to", "first_reward",
               "last_reward", "reference_kl", "first_margin", "last_margin", "seconds")
 
 

@@ -60,6 +60,7 @@ class RunData:
     metrics: dict[str, Any]
     deltas: pd.Series  # prompt_id -> change in p(moved) from first to last checkpoint
     stats: dict[str, Any]
+    distinct: tuple[float | None, float | None] = (None, None)  # first, last checkpoint
 
 
 @dataclass
@@ -131,7 +132,7 @@ def load_points(store: Store, experiment: str, *, judge: str | None = None,
         pt.moved = moved
         pt.runs.append(RunData(row["run_id"], int(row["seed"]), moved, metrics,
                                _prompt_deltas(store, row["run_id"], metrics["judge"], moved),
-                               json.loads(row["stats"])))
+                               json.loads(row["stats"]), distinct_share(store, row["run_id"])))
     return list(points.values())
 
 
@@ -142,6 +143,20 @@ def _prompt_deltas(store: Store, run_id: str, judge_id: str, stance: str) -> pd.
     first, last = df["step"].min(), df["step"].max()
     means = df.groupby(["step", "prompt_id"])[f"p_{stance}"].mean()
     return (means.loc[last] - means.loc[first]).dropna()
+
+
+def distinct_share(store: Store, run_id: str) -> tuple[float | None, float | None]:
+    """Share of distinct texts among the samples at the first and the last checkpoint.
+
+    Per-sample output health cannot see a policy that collapsed onto one short, healthy-
+    looking answer (a reward-hacked PPO saying "idk, depends" to everything); this can."""
+    with store.read() as con:
+        rows = con.execute(
+            "SELECT step, count(DISTINCT text) / count(*) FROM samples WHERE run_id = ? "
+            "GROUP BY step ORDER BY step", [run_id]).fetchall()
+    if not rows:
+        return None, None
+    return float(rows[0][1]), float(rows[-1][1])
 
 
 def _end(metrics: dict[str, Any], stance: str) -> dict[str, Any]:
@@ -181,6 +196,7 @@ def point_summary(pt: Point, *, n_boot: int, confidence: float,
     per_seed = []
     for run in sorted(pt.runs, key=lambda r: r.seed):
         end = _end(run.metrics, run.moved)
+        end["distinct_from"], end["distinct_to"] = run.distinct
         per_seed.append({"seed": run.seed, "run": run.run_id, **end,
                          **{k: run.stats.get(k) for k in TRAINING_KEYS}})
     groups = [r.deltas.to_numpy() for r in sorted(pt.runs, key=lambda r: r.seed)]
@@ -198,6 +214,8 @@ def point_summary(pt: Point, *, n_boot: int, confidence: float,
         "unhealthy_to": _mean([p["unhealthy_to"] for p in per_seed]),
         "unhealthy_from": _mean([p["unhealthy_from"] for p in per_seed]),
         "judge_flagged_to": _mean([p["judge_flagged_to"] for p in per_seed]),
+        "distinct_from": _mean([p["distinct_from"] for p in per_seed]),
+        "distinct_to": _mean([p["distinct_to"] for p in per_seed]),
         "training": {k: _mean([p.get(k) for p in per_seed]) for k in TRAINING_KEYS},
         "per_seed": per_seed,
     }
