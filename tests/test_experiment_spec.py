@@ -150,3 +150,51 @@ def test_show_prints_the_plan_size_without_running(tmp_path) -> None:
                          capture_output=True, text=True, check=True, timeout=120).stdout
     assert "14 runs = 7 grid points × 2 seed(s)" in " ".join(out.split())
     assert "t.pref-dpo-opp-b0.5.s1" in out
+
+
+def test_mixed_and_selected_datasets_are_declared_and_a_mix_is_deterministic(tmp_path) -> None:
+    from vdbench.experiments.datasets import write_mix
+
+    text = HEAD + """
+[datasets.both]
+mix = ["pref", "sft"]
+limit_each = 1
+
+[datasets.both-gap]
+select = { from = "both", keep = "gap-support", min_margin = 0.4 }
+moves = "support"
+
+[[stage]]
+name = "cur"
+parent = "sft"
+algorithm = "dpo"
+dataset = ["both", "both-gap"]
+"""
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.datasets["both"].kind == "mix" and spec.datasets["both-gap"].kind == "select"
+    assert spec.datasets["both-gap"].value == {"from": "both", "keep": "gap-support", "min_margin": 0.4}
+    plan = expand(spec)
+    assert {r.dataset for r in plan.runs if r.stage == "cur"} == {"both", "both-gap"}
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(f'{{"i": {i}}}\n' for i in range(5)))
+    b.write_text("".join(f'{{"j": {i}}}\n' for i in range(5)))
+    out = tmp_path / "mix.jsonl"
+    assert write_mix([a, b], out, limit_each=3) == 6
+    first = out.read_text()
+    write_mix([a, b], out, limit_each=3)
+    assert out.read_text() == first and sorted(first.splitlines()) == sorted(
+        a.read_text().splitlines()[:3] + b.read_text().splitlines()[:3])
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('bad = { select = { from = "nope", keep = "gap-support" } }', "refers to 'nope'"),
+    ('bad = { select = { from = "pref", keep = "everything" } }', "select keep must be one of"),
+    ('bad = { mix = ["pref"] }', "mix must list at least two"),
+    ('bad = { path = "micro:nonsense" }', "no micro-world dataset 'nonsense'"),
+    ('bad = { path = "pref.jsonl", moves = "up" }', "moves must be one of"),
+])
+def test_bad_dataset_declarations(tmp_path, capsys, entry, message) -> None:
+    path = _write(tmp_path, HEAD.replace('opp = { path = "pref.jsonl", moves = "oppose" }', entry))
+    assert main(["experiment", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:13" in err and message in err, err
