@@ -36,6 +36,14 @@ def training_cell(p: dict[str, Any]) -> str:
     return "—"
 
 
+def capability_cell(p: dict[str, Any]) -> str:
+    """Capability Δ first → last (mean over seeds), e.g. `micro acc −0.21`; — if unmeasured."""
+    if p.get("capability_delta") is None:
+        return "—"
+    task = (p.get("capability_task") or "").removeprefix("vdbench_")
+    return f"{task} {p['capability_delta']:+.2f}"
+
+
 def distinct_cell(p: dict[str, Any]) -> str:
     a, b = p.get("distinct_from"), p.get("distinct_to")
     return "—" if a is None or b is None else f"{a:.0%}→{b:.0%}"
@@ -59,6 +67,8 @@ def compare_cells(c: dict[str, Any]) -> tuple[str, ...]:
     else:
         compared = f"{c['a']} − {c['b']}"
         of = c["of"]
+        if c.get("a_start") is not None:  # each moved stance's share before training
+            of += f" (before {c['a_start']:.2f} vs {c['b_start']:.2f})"
     return (c["axis"], compared, of, _ci(c["estimate"], c["ci"]), c["verdict"])
 
 
@@ -74,18 +84,23 @@ def print_report(out: Any, report: dict[str, Any]) -> None:
                   "moved stance was the favoured one at the start", box=box.SIMPLE_HEAD)
     for col in ("point", "n", "moved", "before", "M [CI]", "η [CI]"):
         drift.add_column(col, overflow="fold", no_wrap=col != "point")
+    capability = any(p.get("capability_delta") is not None for p in report["points"])
     health = Table(title="output health, judge health and training, per point",
                    caption="bad: unhealthy outputs at the end; distinct: share of distinct "
                    "texts, start→end (a collapse onto one answer); judge: its flagged share at "
-                   "the end; PPO: reward first→last and KL to the reference (nats)",
+                   "the end; " + ("capability Δ: last − first on the capability task, mean over "
+                                  "seeds; " if capability else "")
+                   + "PPO: reward first→last and KL to the reference (nats)",
                    box=box.SIMPLE_HEAD)
-    for col in ("point", "bad", "distinct", "judge", "training"):
+    for col in ("point", "bad", "distinct", "judge", *(["capability Δ"] if capability else []),
+                "training"):
         health.add_column(col, overflow="fold", no_wrap=col in ("bad", "distinct", "judge"))
     for p in report["points"]:
         cells = point_cells(p)
         before = cells[3].split(" (")[-1].rstrip(")") if "(" in cells[3] else cells[3]
         drift.add_row(cells[0], cells[1], cells[2], before, cells[4], cells[5])
-        health.add_row(cells[0], cells[6], distinct_cell(p), cells[7], cells[8])
+        health.add_row(cells[0], cells[6], distinct_cell(p), cells[7],
+                       *([capability_cell(p)] if capability else []), cells[8])
     out.print(drift)
     out.print(health)
     if report["comparisons"]:
@@ -109,11 +124,13 @@ def _md_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 def markdown_report(report: dict[str, Any]) -> str:
     boot = report["bootstrap"]
+    cap = any(p.get("capability_delta") is not None for p in report["points"])
     parts = [f"## Experiment `{report['experiment']}` (judge `{report['judge']}`)", "",
              f"CIs: {boot['confidence']:.0%}, {boot['n_boot']} replicates, {boot['method']}.", "",
-             _md_table(POINT_COLUMNS[:7] + ("distinct",) + POINT_COLUMNS[7:],
-                       [(*point_cells(p)[:7], distinct_cell(p), *point_cells(p)[7:])
-                        for p in report["points"]]), ""]
+             _md_table(POINT_COLUMNS[:7] + ("distinct",) + POINT_COLUMNS[7:]
+                       + (("capability Δ",) if cap else ()),
+                       [(*point_cells(p)[:7], distinct_cell(p), *point_cells(p)[7:],
+                         *((capability_cell(p),) if cap else ())) for p in report["points"]]), ""]
     seeds = [(p["point"], s) for p in report["points"] for s in p.get("per_seed", [])]
     if seeds:
         parts += ["### Per seed", "", _md_table(
@@ -129,7 +146,8 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 CSV_FIELDS = ("point", "stage", "algorithm", "dataset", "moved", "seed", "run", "M", "M_lo", "M_hi",
               "eta", "v_from", "v_to", "unhealthy_to", "distinct_to", "judge_flagged_to", "first_reward",
-              "last_reward", "reference_kl", "first_margin", "last_margin", "seconds")
+              "last_reward", "reference_kl", "first_margin", "last_margin", "seconds",
+              "capability_task", "capability_delta")
 
 
 def write_csv(report: dict[str, Any], path: Path) -> None:

@@ -49,7 +49,8 @@ ALGORITHM_SPECIFIC = {"beta", "gamma", "kl_coef", "lam", "ppo_epochs", "mini_bat
                       "clip_range", "clip_range_value", "vf_coef", "response_length",
                       "rollout_temperature", "missing_eos_penalty", "rm_lr", "rm_epochs",
                       "rm_batch_size", "no_graded", "lr", "max_steps", "batch_size", "epochs",
-                      "grad_accum", "warmup_ratio", "lr_scheduler", "max_length"}
+                      "grad_accum", "warmup_ratio", "lr_scheduler", "max_length",
+                      "eval_steps", "every"}  # each algorithm's step budget brings its schedule
 
 
 @dataclass
@@ -174,7 +175,20 @@ def _end(metrics: dict[str, Any], stance: str) -> dict[str, Any]:
             "start": start,
             "unhealthy_from": health[0]["unhealthy"] if health else None,
             "unhealthy_to": health[-1]["unhealthy"] if health else None,
-            "judge_flagged_to": judge_end.get("flagged")}
+            "judge_flagged_to": judge_end.get("flagged"), **_capability_end(metrics)}
+
+
+def _capability_end(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The run's capability Δ first → last on its first task's headline metric (the micro
+    task when measured); {} when no capability was measured."""
+    from vdbench.metrics.capability import headline_rows
+
+    rows = headline_rows(metrics.get("capability") or {})
+    row = next((r for r in rows if r["task"] == "vdbench_micro"), rows[0] if rows else None)
+    if row is None or row["delta"] is None:
+        return {}
+    return {"capability_task": f"{row['task']} {row['metric']}", "capability_delta": row["delta"],
+            "capability_delta_ci": row["delta_ci"]}
 
 
 TRAINING_KEYS = ("first_reward", "last_reward", "reference_kl", "mean_kl", "first_margin",
@@ -216,6 +230,8 @@ def point_summary(pt: Point, *, n_boot: int, confidence: float,
         "judge_flagged_to": _mean([p["judge_flagged_to"] for p in per_seed]),
         "distinct_from": _mean([p["distinct_from"] for p in per_seed]),
         "distinct_to": _mean([p["distinct_to"] for p in per_seed]),
+        "capability_task": per_seed[0].get("capability_task"),
+        "capability_delta": _mean([p.get("capability_delta") for p in per_seed]),
         "training": {k: _mean([p.get(k) for p in per_seed]) for k in TRAINING_KEYS},
         "per_seed": per_seed,
     }
@@ -328,8 +344,12 @@ def _pair(axis: str, a: Point, b: Point, la: str, lb: str, *, n_boot: int, confi
     if res is None:
         return {}
     moved = a.moved if a.moved == b.moved else f"{a.moved} / {b.moved}"
+    starts = {}
+    if a.moved != b.moved:  # which moved stance was the more likely one before training
+        starts = {"a_start": _mean([_end(r.metrics, r.moved)["v_from"] for r in a.runs]),
+                  "b_start": _mean([_end(r.metrics, r.moved)["v_from"] for r in b.runs])}
     return {"kind": "difference", "axis": axis, "a": a.point, "b": b.point, "a_value": la,
-            "b_value": lb, "of": f"M({moved})", **res,
+            "b_value": lb, "of": f"M({moved})", **res, **starts,
             "verdict": _verdict(res["ci"], f"{la} moves {moved} more", f"{lb} moves {moved} more"),
             "fixed": fixed}
 
