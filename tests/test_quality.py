@@ -11,7 +11,9 @@ CORE = ["vdbench/store.py", "vdbench/runs.py", "vdbench/queries.py", "vdbench/he
         "vdbench/metrics", "vdbench/evalsets", "vdbench/judgments.py", "vdbench/judging.py",
         "vdbench/judges/base.py", "vdbench/judges/registry.py", "vdbench/judge_health.py",
         "vdbench/judges/evaluation.py", "vdbench/judges/compare.py", "vdbench/judges/labelled.py",
-        "vdbench/judges/crossenc.py"]
+        "vdbench/judges/crossenc.py", "vdbench/capability", "vdbench/experiments/spec.py",
+        "vdbench/experiments/plan.py", "vdbench/experiments/options.py",
+        "vdbench/experiments/report.py", "vdbench/experiments/render.py"]
 
 
 def test_ruff_is_clean() -> None:

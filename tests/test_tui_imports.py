@@ -13,7 +13,7 @@ import vdbench.tui
 
 REPO = Path(__file__).resolve().parents[1]
 TUI = Path(vdbench.tui.__file__).parent
-HEAVY = ("torch", "transformers", "trl", "accelerate", "peft", "sklearn")
+HEAVY = ("torch", "transformers", "trl", "accelerate", "peft", "sklearn", "lm_eval")
 
 
 def tui_modules() -> list[str]:

@@ -23,6 +23,7 @@ COMMANDS = (
     "judge",
     "calibrate",
     "metrics",
+    "capability",
     "audit",
     "ingest",
     "tui",

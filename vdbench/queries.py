@@ -5,6 +5,8 @@ Every value that comes from a user (run names, judge names, steps) is a bound pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pandas as pd
 
@@ -18,8 +20,10 @@ def records(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Runs with lineage, checkpoint count, judges used and last update."""
-    return records(con.execute(
+    """Runs with lineage, checkpoint count, judges used and last update, plus events:
+    `budget_breaches` (drift-budget breaches recorded) and `stopped_step` (the step a run
+    stopped on its budget, None unless it is stopped now)."""
+    runs = records(con.execute(
         """
         WITH ck AS (
             SELECT run_id, count(*) AS n_checkpoints, max(created_at) AS last_checkpoint
@@ -37,6 +41,16 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
         ORDER BY r.created_at, r.run_id
         """
     ))
+    events: dict[str, list[dict]] = {}
+    for event in run_events(con):
+        events.setdefault(event["run_id"], []).append(event)
+    for run in runs:
+        mine = events.get(run["run_id"], [])
+        run["budget_breaches"] = sum(len(e["payload"].get("breaches", ())) for e in mine
+                                     if e["kind"] == "drift_budget")
+        stopped = stopped_at(mine)
+        run["stopped_step"] = stopped["step"] if stopped else None
+    return runs
 
 
 def require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
@@ -81,20 +95,56 @@ def resolve_judge(con: duckdb.DuckDBPyConnection, run_id: str, judge: str | None
                      hint=f"judges present: {', '.join(r[0] for r in rows)}")
 
 
-def judged_samples(con: duckdb.DuckDBPyConnection, run_id: str, judge_id: str) -> pd.DataFrame:
-    """One row per judged sample: topic, step, fraction, prompt_id, sample_idx, p_*."""
+def judged_samples(con: duckdb.DuckDBPyConnection, run_id: str, judge_id: str,
+                   steps: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per judged sample: topic, step, fraction, prompt_id, sample_idx, p_*.
+
+    `steps`: only these checkpoints (None: all).
+    """
+    only = "" if steps is None else "AND list_contains(?, j.step)"
+    params: list = [run_id, judge_id] + ([] if steps is None else [[int(s) for s in steps]])
     return con.execute(
-        """
+        f"""
         SELECT j.topic, j.step, c.fraction, j.prompt_id, s.sample_idx,
                j.p_support, j.p_neutral, j.p_oppose
         FROM judgments j
         JOIN samples s USING (sample_id)
         JOIN checkpoints c ON c.run_id = j.run_id AND c.step = j.step
-        WHERE j.run_id = ? AND j.judge_id = ?
+        WHERE j.run_id = ? AND j.judge_id = ? {only}
         ORDER BY j.topic, j.step, j.prompt_id, s.sample_idx
         """,
-        [run_id, judge_id],
+        params,
     ).df()
+
+
+def run_events(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[dict]:
+    """A run's events (drift budget exceeded, stopped, resumed), oldest first; payload parsed.
+
+    run_id None: every run's.
+    """
+    import json
+
+    where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+    rows = records(con.execute(
+        f"SELECT run_id, step, kind, payload, created_at FROM run_events {where} "
+        "ORDER BY run_id, created_at, step, kind", params))
+    for row in rows:
+        row["payload"] = json.loads(row["payload"]) if row["payload"] else {}
+    return rows
+
+
+def stopped_at(events: Sequence[dict]) -> dict | None:
+    """The `stopped` event a run is still in (none resumed it since), or None.
+
+    `events`: one run's events, oldest first (as run_events returns them).
+    """
+    state = None
+    for event in events:
+        if event["kind"] == "stopped":
+            state = event
+        elif event["kind"] == "resumed":
+            state = None
+    return state
 
 
 def stance_at_checkpoint(

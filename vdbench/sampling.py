@@ -191,12 +191,16 @@ def sample_checkpoints(
     from vdbench.training.models import check_model_dir, load_model_and_tokenizer
 
     require_engine(engine)
+    if engine == "vllm" and getattr(cfg, "capability", ()):
+        raise InputError("--capability scores log-likelihoods through the HF model: it needs "
+                         "--engine hf", hint="sample with vLLM, then run vdbench capability run")
     from vdbench.training.runner import quiet_libraries
 
     quiet_libraries()
     for ref in checkpoints:  # every directory checked before the first model loads
         check_model_dir(ref.path, trust_remote_code=trust_remote_code,
                         require_tokenizer=tokenizer_path is None)
+    capability = _capability(cfg, distributed.is_main())  # a bad task fails before any write
     device = None
     if distributed.world_size() > 1 or _has_cuda():
         from accelerate import PartialState
@@ -218,6 +222,9 @@ def sample_checkpoints(
     started = time.perf_counter()
     for ref in checkpoints:
         if ref.step in done:
+            if capability is not None and capability.missing(store, run.run_id, ref.step):
+                _capability_only(capability, store, run, ref, tokenizer_path, trust_remote_code,
+                                 dtype, device)
             continue
         t0 = time.perf_counter()
         if engine == "vllm":
@@ -236,6 +243,9 @@ def sample_checkpoints(
                     model, tokenizer, [p.text for p in eval_set.prompts], settings,
                     rank=distributed.rank(), world_size=distributed.world_size(),
                     synced_gpus=bool(cfg.sync_generate), device=device)
+            if capability is not None:  # same model, same pass (rank 0 scores, others wait)
+                capability.measure(store, run.run_id, ref.step, model, tokenizer,
+                                   sharded=bool(cfg.sync_generate))
             del model
             gathered = distributed.gather_objects(generations)
         if gathered is not None:
@@ -258,7 +268,31 @@ def sample_checkpoints(
                         for c in checkpoints],
         "samples_stored": int(sum(stored.values())),
         "seconds": round(time.perf_counter() - started, 2),
+        **({"capability": {"tasks": capability.check(), "stored_steps": sorted(capability.stored),
+                           "seconds": round(capability.seconds, 2)}} if capability else {}),
     }
+
+
+def _capability(cfg, main: bool):
+    """The capability capture `cfg` asks for, its tasks loaded now on every process (so a
+    bad one fails everywhere at once); None when none is asked for, or off rank 0."""
+    from vdbench.capability.harness import CapabilityCapture
+
+    capture = CapabilityCapture.from_config(cfg)
+    if capture is not None:
+        capture.check()
+    return capture if main else None
+
+
+def _capability_only(capability, store: Store, run: RunSpec, ref: CheckpointRef, tokenizer_path,
+                     trust_remote_code: bool, dtype, device) -> None:
+    """A checkpoint sampled before but not scored: load it for capability alone (rank 0)."""
+    from vdbench.training.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(
+        ref.path, trust_remote_code=trust_remote_code, dtype=dtype or ("auto" if _has_cuda() else None),
+        device=str(device) if device is not None else None, tokenizer_path=tokenizer_path)
+    capability.measure(store, run.run_id, ref.step, model, tokenizer)
 
 
 def _has_cuda() -> bool:

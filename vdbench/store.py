@@ -49,6 +49,7 @@ BULK_TABLES = frozenset(
         "pair_judgments",
         "calibrations",
         "reference_labels",
+        "capability",
     }
 )
 

@@ -132,6 +132,25 @@ def _print_judge_health(out, health: dict | None) -> None:
                   f"{', '.join(weak)} — read those stance figures with care", markup=False)
 
 
+def _print_capability(out, block: dict | None) -> None:
+    """One line per capability task: its headline metric first → last, Δ and its CI."""
+    from vdbench.metrics.capability import headline_rows
+
+    if not block:
+        return
+    parts = []
+    for r in headline_rows(block):
+        if r["delta"] is None:
+            parts.append(f"{r['task']} {r['metric']} {r['to']:.3f} at step {r['step_to']}")
+            continue
+        ci = r["delta_ci"]
+        ci_text = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+        parts.append(f"{r['task']} {r['metric']} {r['from']:.3f} at step {r['step_from']} → "
+                     f"{r['to']:.3f} at step {r['step_to']} (Δ {r['delta']:+.3f}{ci_text})")
+    level = f"{block['confidence'] * 100:g}%"
+    out.print(f"capability ({level} CI of Δ): " + "; ".join(parts), markup=False)
+
+
 def _print_report(report: dict) -> None:
     from rich.table import Table
 
@@ -156,7 +175,18 @@ def _print_report(report: dict) -> None:
         last, first = report["health"][-1], report["health"][0]
         out.print(f"output health: unhealthy share {first['unhealthy']:.2f} at step {first['step']} "
                   f"→ {last['unhealthy']:.2f} at step {last['step']}", markup=False)
+    _print_capability(out, report.get("capability"))
     _print_judge_health(out, report.get("judge_health"))
+    breaches = [b for e in report.get("events", []) if e["kind"] == "drift_budget"
+                for b in e["payload"].get("breaches", [])]
+    for b in breaches:
+        out.print(f"drift budget exceeded at step {b['step']}: {b['topic']} {b['stance']} "
+                  f"M = {b['M']:+.3f} [{b['lo']:+.3f}, {b['hi']:+.3f}] (budget ±{b['budget']:g})",
+                  markup=False)
+    if report.get("stopped"):
+        stop = report["stopped"]
+        out.print(f"training stopped at step {stop['step']} of {stop.get('planned_steps')} on its "
+                  "drift budget", markup=False)
     if "between" in report:
         b = report["between"]
         out.print(f"M between steps {b['from_step']} and {b['to_step']}:", markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vdbench.commands.capability import add_capability_options, capability_options
 from vdbench.commands.common import add_db, add_json, console, print_json
 
 
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow running Python code shipped in the model directory")
     p.add_argument("--judge", metavar="NAME", help="judge the samples as they are stored")
+    add_capability_options(p)
     add_json(p)
     p.set_defaults(func=cmd_sample)
 
@@ -69,6 +71,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if getattr(args, opt) <= 0:
             raise InputError(f"--{opt.replace('_', '-')} must be positive")
     require_engine(args.engine)
+    capability = capability_options(args)
+    if capability and args.engine == "vllm":
+        raise InputError("--capability scores log-likelihoods through the HF model: it needs "
+                         "--engine hf", hint="sample with vLLM, then run vdbench capability run")
     store = Store(args.db)
     if not store.path.parent.exists():
         raise InputError("directory of --db does not exist", where=str(store.path.parent))
@@ -81,7 +87,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     cfg = DriftConfig(eval_set=eval_set.name, samples_per_prompt=args.samples,
                       temperature=args.temperature, top_p=args.top_p,
                       max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
-                      sync_generate=args.sync_generate)
+                      sync_generate=args.sync_generate, **capability)
     parent_run, parent_step = parse_parent(args.parent)
     run = RunSpec(run_id=args.run, stage=args.stage, algorithm=args.algorithm,
                   model=str(checkpoints[0].path), parent_run=parent_run, parent_step=parent_step,
@@ -101,6 +107,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out.print(f"run {summary['run']}: stored {summary['samples_stored']} samples from {len(stored)} "
               f"checkpoint(s) in {summary['seconds']:.1f} s; "
               f"{len(summary['checkpoints']) - len(stored)} already stored", markup=False)
+    if "capability" in summary:
+        c = summary["capability"]
+        out.print(f"capability ({', '.join(c['tasks'])}) stored at steps {c['stored_steps']} "
+                  f"({c['seconds']:.1f} s)", markup=False)
     if not args.judge:
         out.print(f"next: vdbench judge run --db {args.db} --run {summary['run']}", markup=False)
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vdbench.commands.capability import add_capability_options, capability_options
 from vdbench.commands.common import add_db, add_json, console, print_json
 
 ALGORITHM_HELP = {
@@ -59,6 +60,24 @@ def _common(p: argparse.ArgumentParser, algorithm: str) -> None:
     d.add_argument("--sync-generate", action=argparse.BooleanOptionalAction, default=None,
                    help="every process joins every generate call (needed with ZeRO-3/FSDP; "
                    "default: detected)")
+    add_capability_options(d)
+
+    k = p.add_argument_group("trackers and drift budget")
+    k.add_argument("--report-to", metavar="NAME[,NAME]",
+                   help="also log stance values v(T), pooled v and output health (under vdbench/) "
+                   "with the training metrics to these transformers trackers: tensorboard, wandb, "
+                   "trackio, mlflow, … or all (default: none)")
+    k.add_argument("--logging-dir", type=Path, metavar="DIR",
+                   help="where TensorBoard event files go (default OUTPUT_DIR/runs; a rerun "
+                   "appends there)")
+    k.add_argument("--drift-budget", metavar="STANCE:MAX[,…]",
+                   help='e.g. "neutral:0.2": warn (and record a run event) when a topic\'s or the '
+                   "pooled stance moves more than MAX from the stage's first checkpoint, judged "
+                   "by its bootstrap CI of M lying wholly beyond ±MAX (needs --judge)")
+    k.add_argument("--stop-on-budget", action="store_true",
+                   help="with --drift-budget: end training at that checkpoint (model and "
+                   "checkpoint saved, run marked stopped); a rerun reports it stopped, a rerun "
+                   "without this flag trains on")
 
     t = p.add_argument_group("training")
     t.add_argument("--lr", type=float, help="learning rate (default: see docs/training.md)")
@@ -146,7 +165,7 @@ def build_request(args: argparse.Namespace):
         eval_set=args.eval_set, every=args.every, eval_steps=parse_eval_steps(args.eval_steps),
         samples_per_prompt=args.samples, temperature=args.temperature, top_p=args.top_p,
         max_new_tokens=args.max_new_tokens, batch_size=args.gen_batch_size, seed=args.seed,
-        sync_generate=args.sync_generate,
+        sync_generate=args.sync_generate, **capability_options(args),
     )
     common = {"lr": "learning_rate", "epochs": "epochs", "max_steps": "max_steps",
               "batch_size": "batch_size", "seed": "seed"}
@@ -175,13 +194,38 @@ def build_request(args: argparse.Namespace):
         reward = RewardHParams(**_overrides(args, {"rm_lr": "learning_rate", "rm_epochs": "epochs",
                                                    "rm_batch_size": "batch_size"}))
         hp = replace(hp, reward=replace(reward, graded=not args.no_graded))
+    tracking = _tracking_options(args)
     return TrainRequest(
+        **tracking,
         algorithm=args.algorithm, data=args.data, db=Path(args.db), run=args.run, hparams=hp,
         drift=drift, model=args.model, parent=args.parent, output_dir=args.output_dir,
         judge=args.judge, trust_remote_code=args.trust_remote_code, dtype=args.dtype,
         save_checkpoints=args.save_checkpoints,
         reward_model=getattr(args, "reward_model", None), quiet=args.json,
     )
+
+
+def _tracking_options(args: argparse.Namespace) -> dict:
+    """--report-to / --logging-dir / --drift-budget / --stop-on-budget, checked together."""
+    from vdbench.errors import InputError
+    from vdbench.metrics.budget import parse_drift_budget
+
+    budget = parse_drift_budget(args.drift_budget)
+    if budget and not args.judge:
+        raise InputError("--drift-budget needs --judge: the budget is judged on each "
+                         "checkpoint's stances as training runs", hint="add e.g. --judge probe")
+    if args.stop_on_budget and not budget:
+        raise InputError("--stop-on-budget needs --drift-budget", hint="e.g. --drift-budget neutral:0.2")
+    report_to: list[str] = []
+    if args.report_to is not None:
+        from vdbench.training.trackers import parse_report_to
+
+        report_to = parse_report_to(args.report_to)
+    if args.logging_dir is not None and not report_to:
+        raise InputError("--logging-dir is where trackers write: it needs --report-to",
+                         hint="e.g. --report-to tensorboard")
+    return {"report_to": tuple(report_to), "logging_dir": args.logging_dir,
+            "drift_budget": budget, "stop_on_budget": args.stop_on_budget}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -193,6 +237,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         from vdbench.judges.registry import find_manifest, read_manifest
 
         read_manifest(find_manifest(request.judge))  # an unknown judge fails now, not after training
+    if request.drift.capability:
+        from vdbench.commands.capability import check_capability
+
+        check_capability(request.drift)  # an unknown task or uncached dataset fails now too
     prepared = prepare_training(request)
     if distributed.is_main():
         for warning in prepared.warnings:
@@ -204,10 +252,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_json(summary)
         return 0
     out = console()
+    stopped = summary.get("stopped")
+    if stopped and stopped.get("already"):
+        out.print(f"run {summary['run']} stopped at step {stopped['step']} of "
+                  f"{stopped['planned_steps']} on its drift budget: nothing trained. To train on, "
+                  "rerun without --stop-on-budget", markup=False)
+        return 0
     parent = summary["parent"]
     lineage = f" ← {parent['run']}" + (f":{parent['step']}" if parent["step"] is not None else "") if parent["run"] else ""
+    trained = (f"{stopped['step']} of {summary['total_steps']}" if stopped
+               else str(summary["total_steps"]))
     out.print(f"run {summary['run']} ({summary['stage']}/{summary['algorithm']}{lineage}) trained "
-              f"{summary['total_steps']} steps in {summary['seconds']:.1f} s; model saved to "
+              f"{trained} steps in {summary['seconds']:.1f} s; model saved to "
               f"{summary['output_dir']}", markup=False)
     out.print(f"stored {summary['samples_stored']} samples at steps {summary['checkpoints_stored']} "
               f"(sampling took {100 * summary['sampling_share']:.0f}% of the time)", markup=False)
@@ -224,6 +280,17 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"{m['reference_kl']:.4f} nats per response after training", markup=False)
     if summary["skipped_steps"]:
         out.print(f"steps already stored (skipped): {summary['skipped_steps']}", markup=False)
+    if stopped:
+        out.print(f"stopped early at step {stopped['step']} of {stopped['planned_steps']}: "
+                  f"{len(stopped['breaches'])} topic stance(s) beyond the drift budget; "
+                  f"checkpoint saved to {summary['output_dir']}/checkpoint-{stopped['step']}",
+                  markup=False)
+    elif summary["budget_breaches"]:
+        out.print(f"drift budget exceeded by {len(summary['budget_breaches'])} topic stance(s) "
+                  "(warned above; recorded as run events)", markup=False)
+    if summary["report_to"]:
+        where = f" (TensorBoard: {summary['logging_dir']})" if "tensorboard" in summary["report_to"] else ""
+        out.print(f"tracked in {', '.join(summary['report_to'])}{where}", markup=False)
     if not summary["judge"]:
         out.print(f"next: vdbench judge run --db {args.db} --run {summary['run']}", markup=False)
     return 0

@@ -171,7 +171,7 @@ def _end(metrics: dict[str, Any], stance: str) -> dict[str, Any]:
     start = values[0]["v"] if values else {}
     return {"M": s["M"], "M_ci": s.get("M_ci"), "eta": s["eta"],
             "v_from": s["v_from"], "v_to": s["v_to"],
-            "favoured_before": max(start, key=start.get) if start else None,
+            "favoured_before": max(start, key=lambda k: start[k]) if start else None,
             "start": start,
             "unhealthy_from": health[0]["unhealthy"] if health else None,
             "unhealthy_to": health[-1]["unhealthy"] if health else None,

@@ -89,7 +89,7 @@ def seed_interval(values: Sequence[float], replicates: np.ndarray,
     v = np.asarray(values, dtype=float)
     if len(v) < 2:
         return np.array([np.nan, np.nan])
-    return percentile_interval(rescale(replicates, np.float64(v.mean()), len(v)),
+    return percentile_interval(rescale(replicates, np.asarray(v.mean()), len(v)),
                                expanded_confidence(confidence, len(v)))
 
 

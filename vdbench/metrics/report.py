@@ -47,6 +47,7 @@ def run_metrics(
         samples = queries.judged_samples(con, run_id, judge_id)
         ckpts = queries.checkpoints(con, run_id)
         health = queries.output_health(con, run_id)
+        events = queries.run_events(con, run_id)
     if calibrated:
         from vdbench.calibration import apply_latest_calibration
 
@@ -76,6 +77,8 @@ def run_metrics(
         "values": [_value_row(r) for r in values.itertuples(index=False)],
         "health": health.to_dict("records"),
         "drift": _drift_block(stage, m_ci),
+        "events": [{k: e[k] for k in ("step", "kind", "payload", "created_at")} for e in events],
+        "stopped": _stopped(events),
     }
     report["judge_health"] = judge_health_block(store, run_id, judge_id, calibrated=calibrated,
                                                 min_confidence=min_confidence)
@@ -85,7 +88,29 @@ def run_metrics(
         report["corrected"] = corrected_block(
             store, judge_id, pooled, calibrated=calibrated, reference=reference,
             min_labels_per_class=min_labels_per_class, between=report.get("between"), **boot)
+    capability = capability_report(store, run_id, **boot)
+    if capability:  # absent when no capability was measured
+        report["capability"] = capability
     return report
+
+
+def capability_report(store: Store, run_id: str, *, confidence: float = 0.95, n_boot: int = 1000,
+                      seed: int = 0) -> dict[str, Any]:
+    """The run's capability per checkpoint and over the stage (Δ first → last with its CI;
+    vdbench.metrics.capability); {} when none was measured."""
+    from vdbench.capability.records import capability_frame
+    from vdbench.metrics.capability import capability_block
+
+    with store.read() as con:
+        frame = capability_frame(con, run_id)
+    return capability_block(frame, confidence=confidence, n_boot=n_boot, seed=seed)
+
+
+def _stopped(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """{"step", "reason", "planned_steps", "breaches", …} when training stopped on its drift
+    budget and was not trained on since; None otherwise."""
+    event = queries.stopped_at(events)
+    return None if event is None else {"step": int(event["step"]), **event["payload"]}
 
 
 def _value_row(row: Any) -> dict[str, Any]:

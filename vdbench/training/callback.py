@@ -13,19 +13,33 @@ Guarantees:
   items, rank 0 gathers them; every rank makes the same collective calls in the same
   order, so none waits forever (ZeRO-3/FSDP: `sync_generate`).
 - Judging inline is optional; without a judge the samples wait for `vdbench judge run`.
+- Capability (`config.capability`, optional): rank 0 scores the in-memory model with
+  lm-evaluation-harness at each checkpoint, before storing it (vdbench.capability).
+- Trackers: once `attach(trainer)` is called, each checkpoint's stance values and output
+  health go through the Trainer's callbacks (its `report_to` integrations) at that step
+  (vdbench.training.trackers).
+- Drift budget (needs a judge): after each checkpoint, a topic's stance whose bootstrap
+  interval of M from the stage's first checkpoint lies beyond its budget is warned about
+  on stderr and recorded as a run event; with `stop_on_budget`, training stops cleanly
+  (a checkpoint is saved at that step, the run is marked stopped).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from transformers import TrainerCallback
 
+from vdbench import queries
+from vdbench.capability.harness import CapabilityCapture
 from vdbench.evalsets.model import EvalSet
+from vdbench.metrics.budget import BudgetBreach, budget_breaches, drift_moves, parse_drift_budget
+from vdbench.run_events import DRIFT_BUDGET, STOPPED, record_event
 from vdbench.runs import RunSpec, SampleRecord, done_steps, register_run, write_checkpoint
 from vdbench.store import Store
 from vdbench.training import distributed
@@ -38,6 +52,8 @@ from vdbench.training.generation import (
 )
 from vdbench.training.judging import InlineJudge
 from vdbench.training.schedule import checkpoint_schedule
+from vdbench.training.trackers import PREFIX as TRACKER_PREFIX
+from vdbench.training.trackers import checkpoint_scalars
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +74,9 @@ class DriftCallback(TrainerCallback):
         save_checkpoints: also make the Trainer save a checkpoint at every sampled step
             (recorded as ``output_dir/checkpoint-STEP``), so a later stage can start from
             any point of the curve with ``--parent RUN:STEP``.
+        drift_budget: {stance: max |M|} (or "neutral:0.2,…"), judged after each
+            checkpoint on the inline judge's scores (vdbench.metrics.budget).
+        stop_on_budget: end training at the first checkpoint beyond the budget.
     """
 
     def __init__(
@@ -65,6 +84,7 @@ class DriftCallback(TrainerCallback):
         config: DriftConfig | None = None,
         *, tokenizer: Any = None, judge: Any = None, total_steps: int | None = None,
         checkpoint_paths: dict[int, str] | None = None, save_checkpoints: bool = False,
+        drift_budget: Mapping[str, float] | str | None = None, stop_on_budget: bool = False,
     ):
         self.store = store if isinstance(store, Store) else Store(store)
         if isinstance(eval_set, str):
@@ -84,6 +104,27 @@ class DriftCallback(TrainerCallback):
         self.seconds = 0.0  # wall time spent sampling, storing and judging (overhead)
         self.stored: dict[int, int] = {}  # step → samples newly stored (rank 0)
         self._sync = self.config.sync_generate
+        # Capability beside values (config.capability): scored on rank 0 at each checkpoint.
+        self.capability = CapabilityCapture.from_config(self.config)
+        self.drift_budget = (parse_drift_budget(drift_budget) if isinstance(drift_budget, str)
+                             else dict(drift_budget or {}))
+        if self.drift_budget and self.judge is None:
+            raise ValueError("a drift budget is judged on stances: pass judge= too")
+        if stop_on_budget and not self.drift_budget:
+            raise ValueError("stop_on_budget needs a drift_budget")
+        self.stop_on_budget = stop_on_budget
+        self.breaches: list[BudgetBreach] = []  # recorded by this process (new ones only)
+        self.stop_step: int | None = None  # the checkpoint training stopped at
+        self._stop_wanted = False  # the budget was exceeded: stop at this step's end
+        self.stop_breaches: list[BudgetBreach] = []  # what was beyond the budget there
+        self.trainer: Any = None  # set by attach(): where tracker scalars are logged
+        self._recorded: set[tuple[str, str]] = set()  # (topic, stance) already in the store
+
+    def attach(self, trainer: Any) -> DriftCallback:
+        """Log each checkpoint's scalars through `trainer` (a transformers Trainer: its
+        callbacks, hence its `report_to` trackers; or anything with `log(dict)`)."""
+        self.trainer = trainer
+        return self
 
     # -- hooks -------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
@@ -101,6 +142,7 @@ class DriftCallback(TrainerCallback):
         if distributed.is_main():
             self._prepare_store()
             already = done_steps(self.store, self.run.run_id)
+            self._recorded = self._recorded_breaches()
         self.sampled |= distributed.broadcast_object(already)
         # Step 0, or a resumed Trainer's step when the schedule includes it.
         if state.global_step in self.schedule:
@@ -114,12 +156,26 @@ class DriftCallback(TrainerCallback):
                 control.should_save = True
                 self.checkpoint_paths.setdefault(step, f"{args.output_dir}/checkpoint-{step}")
             self._maybe_capture(step, model, processing_class, args)
+        if self._stop_wanted and self.stop_step is None and step < (self.total_steps or step):
+            self.stop_step = step
+            control.should_training_stop = True
+            control.should_save = True  # the Trainer saves OUTPUT/checkpoint-STEP next
+            if args is not None:
+                path = f"{args.output_dir}/checkpoint-{step}"
+                self.checkpoint_paths.setdefault(step, path)
+                if distributed.is_main():
+                    self._record_stop_path(step, path)
         return control
 
     def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         # A run stopped early (or a schedule whose end step was never reached) still
         # gets its final state sampled.
         self._maybe_capture(state.global_step, model, processing_class, args)
+        if self.stop_step is not None and distributed.is_main():
+            record_event(self.store, self.run.run_id, self.stop_step, STOPPED, {
+                "reason": "drift budget", "planned_steps": self.total_steps,
+                "budget": self.drift_budget,
+                "breaches": [b.as_dict() for b in self.stop_breaches]})
         return control
 
     # -- work --------------------------------------------------------------------------
@@ -142,8 +198,13 @@ class DriftCallback(TrainerCallback):
         if gathered is not None:  # rank 0
             merged = sorted((g for part in gathered for g in part),
                             key=lambda g: (g.prompt_index, g.sample_idx))
+            if self.capability is not None:  # before the store: trackers see it at this step
+                self.capability.measure(self.store, self.run.run_id, step, model, tokenizer,
+                                        sharded=bool(self._sync))
             self._store(step, merged)
         distributed.barrier()
+        if self.stop_on_budget:  # rank 0 judged the budget: every rank stops together
+            self._stop_wanted = distributed.broadcast_object(self._stop_wanted)
         self.seconds += time.perf_counter() - started
 
     def _generate(self, step: int, model, tokenizer, args) -> list[Generation]:
@@ -174,3 +235,75 @@ class DriftCallback(TrainerCallback):
         log.info("stored %d samples of %s at step %d/%d", added, self.run.run_id, step, self.total_steps)
         if self.judge is not None:
             self.judge.judge_pending(self.store, self.run.run_id)
+        self._after_checkpoint(step)
+
+    # -- trackers and the drift budget (rank 0) ---------------------------------------
+    def _after_checkpoint(self, step: int) -> None:
+        """Judge the budget at `step`, then log the checkpoint's scalars."""
+        if self.trainer is None and not self.drift_budget:
+            return
+        judge_id = self.judge.judge.identity.judge_id if self.judge is not None else None
+        scalars = checkpoint_scalars(self.store, self.run.run_id, step, judge_id)
+        if self.drift_budget and judge_id is not None:
+            scalars[f"{TRACKER_PREFIX}/budget/exceeded"] = float(self._check_budget(step, judge_id))
+        self._log(scalars)
+
+    def _check_budget(self, step: int, judge_id: str) -> int:
+        """Warn about and record new breaches at `step`; return how many pairs are beyond."""
+        with self.store.read() as con:
+            row = con.execute("SELECT min(step) FROM checkpoints WHERE run_id = ?",
+                              [self.run.run_id]).fetchone()
+            first = int(row[0]) if row and row[0] is not None else step
+            if first == step:
+                return 0
+            samples = queries.judged_samples(con, self.run.run_id, judge_id, steps=[first, step])
+        breaches = budget_breaches(self.drift_budget, drift_moves(samples, first, step), step, first)
+        new = [b for b in breaches if (b.topic, b.stance) not in self._recorded]
+        for breach in new:
+            print(f"warning: drift budget exceeded: {breach.describe()}", file=sys.stderr)
+        if new:
+            record_event(self.store, self.run.run_id, step, DRIFT_BUDGET, {
+                "budget": self.drift_budget, "breaches": [b.as_dict() for b in new]})
+            self._recorded |= {(b.topic, b.stance) for b in new}
+            self.breaches.extend(new)
+        if breaches and self.stop_on_budget and not self._stop_wanted \
+                and step < (self.total_steps or step):
+            self._stop_wanted = True
+            self.stop_breaches = breaches
+            print(f"stopping at step {step} of {self.total_steps}: {len(breaches)} topic "
+                  "stance(s) beyond the drift budget", file=sys.stderr)
+        return len(breaches)
+
+    def _recorded_breaches(self) -> set[tuple[str, str]]:
+        """(topic, stance) pairs a previous process already recorded for this run."""
+        if not self.drift_budget:
+            return set()
+        with self.store.read() as con:
+            events = queries.run_events(con, self.run.run_id)
+        return {(b["topic"], b["stance"]) for e in events if e["kind"] == DRIFT_BUDGET
+                for b in e["payload"].get("breaches", ())}
+
+    def _record_stop_path(self, step: int, path: str) -> None:
+        """The stop step's checkpoint row gets the directory the Trainer saves it to."""
+        with self.store.write() as con:
+            con.execute("UPDATE checkpoints SET path = ? WHERE run_id = ? AND step = ? "
+                        "AND path IS NULL", [path, self.run.run_id, step])
+
+    def _log(self, scalars: dict[str, float]) -> None:
+        """Send `scalars` to the attached trainer's trackers at the current step."""
+        trainer = self.trainer
+        if trainer is None or not scalars:
+            return
+        handler = getattr(trainer, "callback_handler", None)
+        if handler is None:  # our PPOTrainer: its log() feeds its tracker callbacks
+            trainer.log(dict(scalars))
+            return
+        # Straight to the callbacks rather than trainer.log(): TRL's log() overrides fold
+        # in (and reset) their running training metrics, which belong to the next loss log.
+        # The handler clears should_log, which the Trainer's own loss log for this step
+        # still needs: keep it.
+        state, control = trainer.state, trainer.control
+        should_log = control.should_log
+        state.log_history.append({**scalars, "step": state.global_step})
+        trainer.control = handler.on_log(trainer.args, state, control, dict(scalars))
+        trainer.control.should_log = should_log

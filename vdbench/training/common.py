@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,15 @@ def use_bf16(requested: bool | None) -> bool:
 
 
 def training_args_kwargs(hp: StageHParams, output_dir: Path, *, save_steps: list[int] | None = None,
-                         ddp_timeout_s: int = 7200) -> dict[str, Any]:
+                         ddp_timeout_s: int = 7200, report_to: Sequence[str] = (),
+                         run_name: str | None = None) -> dict[str, Any]:
     """Keyword arguments for a TRL XConfig from our hyper-parameters.
 
     Saving is driven by DriftCallback (save at sampled steps) or by the caller's final
     save, so the Trainer's own step-interval saving is off. `ddp_timeout_s` must exceed
     the time rank 0 spends sampling and judging one checkpoint while the others wait.
+    `report_to`: transformers tracker integrations (none by default); `run_name` names
+    the run there.
     """
     import torch
 
@@ -44,7 +48,8 @@ def training_args_kwargs(hp: StageHParams, output_dir: Path, *, save_steps: list
         activation_checkpointing=hp.gradient_checkpointing,
         logging_steps=1,
         save_strategy="no",
-        report_to="none",
+        report_to=list(report_to) or "none",
+        run_name=run_name,
         disable_tqdm=True,
         dataloader_num_workers=0,
         ddp_timeout=ddp_timeout_s,

@@ -38,6 +38,11 @@ class DriftConfig:
     batch_size: int = 64
     seed: int = 0
     sync_generate: bool | None = None  # None: on when ZeRO-3 / FSDP shard the weights
+    # Capability beside values (vdbench.capability): TASKS entries scored at every sampled
+    # checkpoint (micro, lm-eval task names, local task YAMLs); documents per task; batch.
+    capability: tuple[str, ...] = ()
+    capability_limit: int | None = 200
+    capability_batch_size: int = 32
 
     def generation_settings(self, seed: int):
         """The sampler's settings for one process (`seed` already includes the rank)."""
@@ -202,3 +207,7 @@ class TrainRequest:
     save_checkpoints: bool = False
     reward_model: Path | None = None  # PPO: an existing reward model instead of training one
     quiet: bool = False
+    report_to: tuple[str, ...] = ()  # transformers tracker integrations (tensorboard, wandb, …)
+    logging_dir: Path | None = None  # TensorBoard event files (None: OUTPUT_DIR/runs)
+    drift_budget: dict[str, float] = field(default_factory=dict)  # stance → max |M|
+    stop_on_budget: bool = False

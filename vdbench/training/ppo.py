@@ -9,7 +9,11 @@ One *step* = one rollout batch followed by `ppo_epochs` passes of clipped update
      π_ref is a frozen copy of the starting policy and β is `kl_coef`;
   4. GAE (γ, λ) on a value head over the policy's last hidden state; advantages whitened;
   5. clipped policy loss + vf_coef × clipped value loss, `mini_batches` per epoch.
-The drift callback's hooks are called like a Trainer's (step 0, each step, the end).
+The drift callback's hooks are called like a Trainer's (step 0, each step, the end), and
+so are on_log and the Trainer's control flags: `should_save` saves OUTPUT/checkpoint-STEP,
+`should_training_stop` ends training after the step. With `report_to`, transformers' own
+tracker callbacks (TensorBoard, W&B, trackio, MLflow, …) get every on_log: each step's
+statistics and the drift callback's scalars, exactly as under a Trainer.
 Dropout stays off throughout so rollout and update log-probabilities agree.
 """
 
@@ -26,6 +30,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from transformers import TrainerControl, TrainerState
 
 from vdbench.training import ppo_core
 from vdbench.training.config import PPOHParams
@@ -68,13 +73,17 @@ class PPOTrainer:
         reward_fn: f(prompt_ids, response_ids) → one score per response (ids without
             padding; the response includes its end-of-sequence token when it ended).
         callbacks: TrainerCallbacks (e.g. DriftCallback); on_train_begin/on_step_end/
-            on_train_end are called with `model=` the policy and `processing_class=`.
+            on_log/on_train_end are called with `model=` the policy and `processing_class=`.
+        report_to: transformers integration names (e.g. ["tensorboard"]); their callbacks
+            are put first, as a Trainer does, and `args` is then a TrainingArguments.
+        run_name: the trackers' run name.
     """
 
     def __init__(self, policy, tokenizer, prompts: Sequence[Prompt], config: PPOHParams, *,
                  reward_model: nn.Module | None = None, reward_fn: RewardFn | None = None,
                  callbacks: Sequence[Any] = (), accelerator=None, log_to_stderr: bool = False,
-                 output_dir: str | Path = "."):
+                 output_dir: str | Path = ".", report_to: Sequence[str] = (),
+                 run_name: str | None = None):
         from accelerate import Accelerator
 
         if (reward_model is None) == (reward_fn is None):
@@ -102,11 +111,25 @@ class PPOTrainer:
         world = self.accelerator.num_processes
         self.total_steps = config.max_steps or max(
             1, math.ceil(config.epochs * len(prompts) / (config.batch_size * world)))
-        self.state = SimpleNamespace(global_step=0, max_steps=self.total_steps,
-                                     is_world_process_zero=self.accelerator.is_main_process,
-                                     log_history=[])
-        self.args = SimpleNamespace(device=self.device, output_dir=str(output_dir))
+        self.state = TrainerState(max_steps=self.total_steps,
+                                  is_world_process_zero=self.accelerator.is_main_process,
+                                  is_local_process_zero=self.accelerator.is_local_main_process)
+        self.args: Any = SimpleNamespace(device=self.device, output_dir=str(output_dir))
+        if report_to:
+            from transformers import TrainingArguments
+            from transformers.integrations import get_reporting_integration_callbacks
+
+            self.args = TrainingArguments(
+                output_dir=str(output_dir), report_to=list(report_to), run_name=run_name,
+                learning_rate=config.learning_rate, max_steps=self.total_steps, seed=config.seed,
+                logging_steps=1, save_strategy="no", disable_tqdm=True,
+                use_cpu=self.device.type == "cpu",
+                # the Accelerator above is the process state: adopt it, do not reset it
+                accelerator_config={"use_configured_state": True})
+            trackers = [cls() for cls in get_reporting_integration_callbacks(list(report_to))]
+            self.callbacks = trackers + self.callbacks
         self.history: list[dict[str, float]] = []
+        self.control = TrainerControl()
         self._order_gen = torch.Generator().manual_seed(config.seed)
         self._order: list[int] = []
 
@@ -117,23 +140,34 @@ class PPOTrainer:
 
     def train(self) -> list[dict[str, float]]:
         """Run all steps; returns per-step statistics (reward, kl, losses, ...)."""
-        from transformers import TrainerControl
-
-        control = TrainerControl()
+        control = self.control = TrainerControl()
         self._emit("on_train_begin", control)
         while self.state.global_step < self.total_steps:
             stats = self.step()
             self.state.global_step += 1
-            stats["step"] = self.state.global_step
-            self.history.append(stats)
-            self.state.log_history.append(stats)
+            self.history.append({**stats, "step": self.state.global_step})
             if self.log_to_stderr and self.accelerator.is_main_process:
                 print(f"step {self.state.global_step}/{self.total_steps}: reward {stats['reward']:+.4f}, "
                       f"kl {stats['kl']:.4f}, pg {stats['pg_loss']:+.4f}, vf {stats['vf_loss']:.4f}",
                       file=sys.stderr)
             self._emit("on_step_end", control)
+            self.log(stats)
+            if control.should_save:
+                self.save(Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}")
+                control.should_save = False
+            if control.should_training_stop:
+                break
         self._emit("on_train_end", control)
         return self.history
+
+    def log(self, logs: dict[str, float]) -> None:
+        """Hand `logs` to every callback's on_log at the current step (trackers included),
+        and keep them in `state.log_history` as a Trainer does."""
+        self.state.log_history.append({**logs, "step": self.state.global_step})
+        for callback in self.callbacks:
+            if hasattr(callback, "on_log"):
+                callback.on_log(self.args, self.state, self.control, logs=dict(logs),
+                                model=self.policy, processing_class=self.tokenizer)
 
     def step(self) -> dict[str, float]:
         """One rollout batch and its PPO updates."""

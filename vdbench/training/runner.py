@@ -14,6 +14,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -181,6 +183,18 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
     if distributed.is_main():
         register_eval_set(store, prep.eval_set)
         prep.run = register_run(store, prep.run)
+    stopped = distributed.broadcast_object(_stopped_event(store, prep.run.run_id)
+                                           if distributed.is_main() else None)
+    if stopped is not None and req.stop_on_budget:
+        return _already_stopped_summary(prep, stopped)
+    if stopped is not None and distributed.is_main():
+        from vdbench.run_events import RESUMED, record_event
+
+        record_event(store, prep.run.run_id, stopped["step"], RESUMED,
+                     {"from_step": stopped["step"], "planned_steps": prep.total_steps})
+        if not req.quiet:
+            print(f"run {prep.run.run_id} stopped at step {stopped['step']} on its drift budget; "
+                  f"training on to step {prep.total_steps} (warnings only)", file=sys.stderr)
     torch.manual_seed(getattr(req.hparams, "seed", 0))
 
     from vdbench.training.models import load_model_and_tokenizer
@@ -192,14 +206,16 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
         store, prep.run, prep.eval_set, drift, tokenizer=tokenizer, judge=req.judge,
         total_steps=prep.total_steps, save_checkpoints=req.save_checkpoints,
         checkpoint_paths={0: str(prep.model_dir), prep.total_steps: str(prep.output_dir)},
+        drift_budget=req.drift_budget, stop_on_budget=req.stop_on_budget,
     )
-    callbacks = [ProgressCallback(progress, callback)] if progress else []
+    callbacks: list[TrainerCallback] = [ProgressCallback(progress, callback)] if progress else []
     callbacks.append(callback)
     started = time.perf_counter()
+    logging_dir = req.logging_dir or prep.output_dir / "runs"
     if req.algorithm == "ppo":
-        metrics = _run_ppo(prep, model, tokenizer, callbacks, progress)
+        metrics = _run_ppo(prep, model, tokenizer, callbacks, progress, logging_dir)
     else:
-        metrics = _run_trl(prep, model, tokenizer, callbacks)
+        metrics = _run_trl(prep, model, tokenizer, callbacks, logging_dir)
     seconds = time.perf_counter() - started
     summary = {
         "run": prep.run.run_id, "algorithm": req.algorithm, "stage": prep.run.stage,
@@ -208,18 +224,79 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
         "eval_set": prep.eval_set.name, "total_steps": prep.total_steps, "schedule": prep.schedule,
         "checkpoints_stored": sorted(callback.stored),
         "samples_stored": int(sum(callback.stored.values())),
-        "skipped_steps": sorted(set(prep.schedule) - set(callback.stored)),
+        # steps a stop on the drift budget never reached are not "skipped"
+        "skipped_steps": sorted(s for s in set(prep.schedule) - set(callback.stored)
+                                if callback.stop_step is None or s <= callback.stop_step),
         "seconds": round(seconds, 2), "sampling_seconds": round(callback.seconds, 2),
         "sampling_share": round(callback.seconds / seconds, 4) if seconds else 0.0,
         "judge": req.judge, "metrics": metrics, "hparams": prep.run.hparams,
         "warnings": prep.warnings,
+        "report_to": list(req.report_to), "logging_dir": str(logging_dir) if req.report_to else None,
+        "drift_budget": req.drift_budget,
+        "budget_breaches": [b.as_dict() for b in callback.breaches],
+        "stopped": _stop_summary(callback, prep.total_steps),
     }
     if distributed.is_main():
         record_results(store, prep.run.run_id, {
             "algorithm": req.algorithm, "total_steps": prep.total_steps,
             "seconds": summary["seconds"], "sampling_seconds": summary["sampling_seconds"],
-            **metrics})
+            "stopped_step": callback.stop_step, **metrics})
     return summary
+
+
+def _stopped_event(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run's `stopped` event if it is stopped now (no later `resumed`), else None."""
+    from vdbench import queries
+
+    with store.read() as con:
+        event = queries.stopped_at(queries.run_events(con, run_id))
+    if event is None:
+        return None
+    return {"step": int(event["step"]), **event["payload"]}
+
+
+def _stop_summary(callback: Any, total_steps: int) -> dict[str, Any] | None:
+    if callback.stop_step is None:
+        return None
+    return {"step": callback.stop_step, "planned_steps": total_steps, "reason": "drift budget",
+            "breaches": [b.as_dict() for b in callback.stop_breaches]}
+
+
+def _already_stopped_summary(prep: PreparedTraining, stopped: dict[str, Any]) -> dict[str, Any]:
+    """What a rerun of a run stopped on its budget reports: nothing trained, nothing stored."""
+    req = prep.request
+    return {
+        "run": prep.run.run_id, "algorithm": req.algorithm, "stage": prep.run.stage,
+        "parent": {"run": prep.run.parent_run, "step": prep.run.parent_step},
+        "model": str(prep.model_dir), "output_dir": str(prep.output_dir),
+        "eval_set": prep.eval_set.name, "total_steps": prep.total_steps, "schedule": prep.schedule,
+        "checkpoints_stored": [], "samples_stored": 0, "skipped_steps": prep.schedule,
+        "seconds": 0.0, "sampling_seconds": 0.0, "sampling_share": 0.0, "judge": req.judge,
+        "metrics": {}, "hparams": prep.run.hparams, "warnings": prep.warnings,
+        "report_to": list(req.report_to), "logging_dir": None, "drift_budget": req.drift_budget,
+        "budget_breaches": [],
+        "stopped": {"step": stopped["step"], "planned_steps": stopped.get("planned_steps"),
+                    "reason": stopped.get("reason", "drift budget"),
+                    "breaches": stopped.get("breaches", []), "already": True},
+    }
+
+
+@contextmanager
+def tracker_logging_dir(path: Path | None) -> Iterator[None]:
+    """Point transformers' TensorBoard callback at `path` while trainers are built (it
+    reads TENSORBOARD_LOGGING_DIR when created), then restore the environment."""
+    if path is None:
+        yield
+        return
+    before = os.environ.get("TENSORBOARD_LOGGING_DIR")
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
+        else:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = before
 
 
 def record_results(store: Store, run_id: str, stats: dict[str, Any]) -> None:
@@ -232,28 +309,38 @@ def record_results(store: Store, run_id: str, stats: dict[str, Any]) -> None:
                     [run_id, json.dumps(stats, default=str)])
 
 
-def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[str, Any]:
+def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list,
+             logging_dir: Path | None = None) -> dict[str, Any]:
     from transformers.trainer_callback import PrinterCallback
 
+    from vdbench.training.callback import DriftCallback
     from vdbench.training.data import to_dataset
 
     req = prep.request
     hp: Any = replace(req.hparams, max_steps=prep.total_steps)  # the schedule's length, exactly
     dataset = to_dataset(prep.data)
     callbacks = callbacks + ([] if req.quiet else [StderrLogCallback()])
-    if req.algorithm == "sft":
-        from vdbench.training.sft import build_sft_trainer
+    tracking: dict[str, Any] = {"report_to": req.report_to, "run_name": prep.run.run_id}
+    with tracker_logging_dir(logging_dir if req.report_to else None):
+        if req.algorithm == "sft":
+            from vdbench.training.sft import build_sft_trainer
 
-        trainer = build_sft_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
-    elif req.algorithm == "dpo":
-        from vdbench.training.dpo import build_dpo_trainer
+            trainer = build_sft_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks,
+                                        **tracking)
+        elif req.algorithm == "dpo":
+            from vdbench.training.dpo import build_dpo_trainer
 
-        trainer = build_dpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
-    else:
-        from vdbench.training.simpo import build_simpo_trainer
+            trainer = build_dpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks,
+                                        **tracking)
+        else:
+            from vdbench.training.simpo import build_simpo_trainer
 
-        trainer = build_simpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks)
+            trainer = build_simpo_trainer(model, tokenizer, dataset, hp, prep.output_dir, callbacks,
+                                          **tracking)
     trainer.remove_callback(PrinterCallback)  # stdout is for the summary / --json
+    for callback in callbacks:
+        if isinstance(callback, DriftCallback):
+            callback.attach(trainer)  # its scalars go to the trainer's report_to trackers
     resume = _latest_trainer_checkpoint(prep.output_dir)
     if resume and distributed.is_main() and not req.quiet:
         print(f"resuming from {resume}", file=sys.stderr)
@@ -271,7 +358,8 @@ def _run_trl(prep: PreparedTraining, model, tokenizer, callbacks: list) -> dict[
 
 
 def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
-             progress: ProgressFn | None) -> dict[str, Any]:
+             progress: ProgressFn | None, logging_dir: Path | None = None) -> dict[str, Any]:
+    from vdbench.training.callback import DriftCallback
     from vdbench.training.ppo import PPOTrainer
     from vdbench.training.reward import load_reward_model
 
@@ -284,8 +372,14 @@ def _run_ppo(prep: PreparedTraining, policy, tokenizer, callbacks: list,
     else:
         reward_model, rm_stats = train_ppo_reward_model(prep, tokenizer, prep.output_dir / "reward_model",
                                                         progress)
-    trainer = PPOTrainer(policy, tokenizer, prep.data.prompts(), hp, reward_model=reward_model,
-                         callbacks=callbacks, log_to_stderr=not req.quiet)
+    with tracker_logging_dir(logging_dir if req.report_to else None):
+        trainer = PPOTrainer(policy, tokenizer, prep.data.prompts(), hp, reward_model=reward_model,
+                             callbacks=callbacks, log_to_stderr=not req.quiet,
+                             output_dir=prep.output_dir, report_to=req.report_to,
+                             run_name=prep.run.run_id)
+    for callback in callbacks:
+        if isinstance(callback, DriftCallback):
+            callback.attach(trainer)
     history = trainer.train()
     trainer.save(prep.output_dir)
     last = history[-1] if history else {}

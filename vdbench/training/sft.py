@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from vdbench.training.common import training_args_kwargs
@@ -9,7 +10,7 @@ from vdbench.training.config import SFTHParams
 
 
 def build_sft_trainer(model, tokenizer, train_dataset, hp: SFTHParams, output_dir: Path,
-                      callbacks=()):
+                      callbacks=(), report_to: Sequence[str] = (), run_name: str | None = None):
     """An SFTTrainer without packing (the step count stays predictable for the schedule).
 
     With `assistant_only_loss`, TRL needs `{% generation %}` markers in the chat template;
@@ -18,7 +19,7 @@ def build_sft_trainer(model, tokenizer, train_dataset, hp: SFTHParams, output_di
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(
-        **training_args_kwargs(hp, output_dir),
+        **training_args_kwargs(hp, output_dir, report_to=report_to, run_name=run_name),
         assistant_only_loss=hp.assistant_only_loss,
         max_length=hp.max_length,
         packing=False,

@@ -7,6 +7,7 @@ scaled by β, with a target margin γ between chosen and rejected.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from vdbench.training.common import training_args_kwargs
@@ -14,13 +15,14 @@ from vdbench.training.config import SimPOHParams
 
 
 def build_simpo_trainer(model, tokenizer, train_dataset, hp: SimPOHParams, output_dir: Path,
-                        callbacks=()):
+                        callbacks=(), report_to: Sequence[str] = (),
+                        run_name: str | None = None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the experimental-module import warning
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
     args = CPOConfig(
-        **training_args_kwargs(hp, output_dir),
+        **training_args_kwargs(hp, output_dir, report_to=report_to, run_name=run_name),
         loss_type="simpo",
         cpo_alpha=0.0,
         beta=hp.beta,

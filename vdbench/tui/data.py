@@ -32,6 +32,7 @@ from vdbench.evalsets.topics import STANCES
 from vdbench.metrics.bootstrap import bootstrap_topic_values
 from vdbench.metrics.drift import stage_drift
 from vdbench.store import Store
+from vdbench.tui.capability_data import CapabilitySeries, load_capability
 from vdbench.tui.health_data import ALL_TOPICS, JudgeHealth, load_judge_health
 
 # A busy store (a writer mid-transaction) is retried at the next tick rather than shown.
@@ -111,6 +112,8 @@ class RunInfo:
     updated_at: Any
     depth: int = 0
     guide: str = ""  # tree guide drawn before the name, e.g. "│ └─ "
+    budget_breaches: int = 0  # topic stances recorded beyond the run's drift budget
+    stopped_step: int | None = None  # training stopped here on its drift budget (still stopped)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,9 @@ def lineage_order(rows: Sequence[dict]) -> list[RunInfo]:
         guide = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
         keys = ("run_id", "stage", "algorithm", "model", "parent_run", "parent_step", "eval_set",
                 "seed", "hparams", "n_checkpoints", "judges", "updated_at")
-        out.append(RunInfo(**{k: row[k] for k in keys}, depth=depth, guide=guide))
+        out.append(RunInfo(**{k: row[k] for k in keys}, depth=depth, guide=guide,
+                           budget_breaches=int(row.get("budget_breaches") or 0),
+                           stopped_step=row.get("stopped_step")))
         kids = children.get(row["run_id"], [])
         for i, kid in enumerate(kids):
             child_prefix = "" if depth == 0 else prefix + ("   " if last else "│  ")
@@ -176,7 +181,8 @@ def _signature(con: duckdb.DuckDBPyConnection) -> tuple:
                (SELECT count(*) FROM checkpoints), (SELECT max(created_at) FROM checkpoints),
                (SELECT count(*) FROM judgments), (SELECT count(*) FROM pref_datasets),
                (SELECT count(*) FROM pair_judgments), (SELECT count(*) FROM calibrations),
-               (SELECT count(*) FROM reference_labels)
+               (SELECT count(*) FROM reference_labels), (SELECT count(*) FROM run_events),
+               (SELECT count(*) FROM capability)
         """
     ).fetchone()
     return tuple(row)
@@ -230,6 +236,8 @@ class RunSeries:
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Judge health per (step, topic): shares of low-confidence / out-of-domain judgments.
     judge_health: JudgeHealth = field(default_factory=JudgeHealth)
+    # Capability per checkpoint (lm-eval tasks, the micro task); empty when none was measured.
+    capability: CapabilitySeries = field(default_factory=CapabilitySeries)
 
 
 POINT_VALUES_SQL = """
@@ -261,6 +269,7 @@ def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSerie
         counts: dict[int, int] = {}
         values = pd.DataFrame()
         judge_health = JudgeHealth()
+        capability = load_capability(con, run_id)
         if judge_id is not None:
             judge_health = load_judge_health(con, run_id, judge_id)
             # Same definition as topic_values (mean over prompts of per-prompt sample means).
@@ -273,7 +282,7 @@ def load_series(ts: TuiStore, run_id: str, judge: str | None = None) -> RunSerie
         problem = Problem(f"run {run_id} has no checkpoints yet",
                           "no checkpoint has been sampled for this run",
                           "they appear here as a training or sampling run writes them")
-    return RunSeries(run_id, judge_id, points, health, problem, values, judge_health)
+    return RunSeries(run_id, judge_id, points, health, problem, values, judge_health, capability)
 
 
 def pool_all_topics(samples: pd.DataFrame) -> pd.DataFrame:

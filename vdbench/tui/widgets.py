@@ -286,12 +286,16 @@ class DriftPlot(Widget):
         self.segments: list[tuple[float, str]] = []
         self.health: list[HealthMark] = []
         self.health_note: Text | None = None
+        self.notes: list[Text] = []
 
     def show(self, series: list[PlotSeries], segments: list[tuple[float, str]],
-             health: list[HealthMark] | None = None, health_note: Text | None = None) -> None:
-        """Curves, stage boundaries, and judge health per checkpoint (a row under the axis)."""
+             health: list[HealthMark] | None = None, health_note: Text | None = None,
+             notes: list[Text] | None = None) -> None:
+        """Curves, stage boundaries, and judge health per checkpoint (a row under the axis);
+        `notes`: more one-line rows under it (capability and output health per run)."""
         self.series, self.segments = series, segments
         self.health, self.health_note = health or [], health_note
+        self.notes = notes or []
         self.refresh()
 
     def render(self) -> Text:
@@ -302,6 +306,7 @@ class DriftPlot(Widget):
             footer.append(judge_strip(self.health, self.size.width))
         if self.health_note is not None:
             footer.append(self.health_note)
+        footer += self.notes
         lines = drift_plot(self.series, self.size.width,
                            max(3, self.size.height - 1 - len(footer)), self.segments)
         return Text("\n", no_wrap=True, overflow="crop").join([*lines, *footer])

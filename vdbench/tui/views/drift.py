@@ -2,7 +2,8 @@
 markers and the extreme value's CI band; runs side by side (algorithms from one parent,
 or the stages of a lineage). Judge health per checkpoint sits under the curve (the
 selected run's; every stage's in lineage mode), and each M/η cell ends with the worst
-judge health over that run's checkpoints (✓ ok, ~ weak, ! GUESSING)."""
+judge health over that run's checkpoints (✓ ok, ~ weak, ! GUESSING). Runs whose capability
+was measured get a row under the plot: capability and output health, first → last."""
 
 from __future__ import annotations
 
@@ -212,7 +213,35 @@ class DriftView(View):
             if self.mode == "lineage" or run_id == self._band_run():
                 health += self._health_marks(c, topic, offset, scale)
                 health_runs.append(c)
-        plot.show(series, segments, health, self._health_note(health_runs, topic, health))
+        plot.show(series, segments, health, self._health_note(health_runs, topic, health),
+                  self._capability_notes(plot.size.width or 80))
+
+    def _capability_notes(self, width: int) -> list[Text]:
+        """Per run whose capability was measured, one row: each task's headline score first →
+        last beside output health first → last (`vdbench metrics` has Δ with its CI)."""
+        from vdbench.tui.capability_data import short_task
+
+        notes = []
+        for i, run_id in enumerate(self.run_ids):
+            c = next((c for c in self.curves if c.run.run_id == run_id), None)
+            cap = c.series.capability if c is not None else None
+            if not cap:
+                continue
+            text = Text(f"{RUN_MARKS[i % len(RUN_MARKS)][0]} {run_id[:14]} capability ", style="dim")
+            for task in cap.tasks:
+                first, last = cap.first(task), cap.last(task)
+                assert first is not None and last is not None
+                fell = last.dropped_from(first)
+                text.append(f"{short_task(task)} {first.metric} {first.value:.2f}→{last.value:.2f} ",
+                            style="bold reverse" if fell else "")
+            health = c.series.health if c is not None else None
+            if health is not None and not health.empty:
+                ok0, ok1 = 1 - float(health["unhealthy"].iloc[0]), 1 - float(health["unhealthy"].iloc[-1])
+                text.append("· output ok ", style="dim")
+                text.append(f"{ok0:.0%}→{ok1:.0%}", style="bold reverse" if ok1 < 0.9 else "")
+            text.truncate(width)
+            notes.append(text)
+        return notes[:3]
 
     def _health_marks(self, c: DriftCurves, topic: str, offset: float, scale: float) -> list[HealthMark]:
         """The run's judge health at each judged checkpoint, placed like its curve's points."""

@@ -75,6 +75,7 @@ class RunsView(View):
             selected = run.run_id == self.vapp.selected_run
             name = Text(run.guide, style="dim")
             name.append(mark + run.run_id, style="bold" if selected else "")
+            name.append_text(_event_marker(run))
             table.add_row(name, run.stage, run.algorithm, str(run.n_checkpoints),
                           _short(run.judges or "–", 20), _when(run.updated_at), key=run.run_id)
         if keep is not None and keep < table.row_count:
@@ -108,6 +109,7 @@ class RunsView(View):
         detail.update(Text.assemble(
             (run.run_id, "bold"), f" · model {run.model or '–'} · parent {parent} · eval set "
             f"{run.eval_set or '–'} · seed {run.seed if run.seed is not None else '–'}\n",
+            _event_detail(run),  # before hparams, which can fill the panel
             (f"hparams {hp}", "dim"), "\n",
             (f"judges: {run.judges or 'none yet'}", "dim")))
 
@@ -140,8 +142,32 @@ class RunsView(View):
         rows = [{"run_id": r.run_id, "stage": r.stage, "algorithm": r.algorithm,
                  "parent_run": r.parent_run, "parent_step": r.parent_step, "model": r.model,
                  "eval_set": r.eval_set, "n_checkpoints": r.n_checkpoints, "judges": r.judges,
-                 "updated_at": r.updated_at, "depth": r.depth} for r in overview.runs]
+                 "updated_at": r.updated_at, "depth": r.depth,
+                 "budget_breaches": r.budget_breaches, "stopped_step": r.stopped_step}
+                for r in overview.runs]
         return "runs", pd.DataFrame(rows)
+
+
+def _event_marker(run: RunInfo) -> Text:
+    """After the run's name: "■ stopped" when training stopped on its drift budget, "⚠"
+    when the budget was exceeded (readable without colour)."""
+    if run.stopped_step is not None:
+        return Text(" ■ stopped", style="bold red")
+    if run.budget_breaches:
+        return Text(" ⚠", style="bold yellow")
+    return Text("")
+
+
+def _event_detail(run: RunInfo) -> Text:
+    if run.stopped_step is None and not run.budget_breaches:
+        return Text("")
+    text = Text()
+    if run.budget_breaches:
+        text.append(f"drift budget exceeded by {run.budget_breaches} topic stance(s)", "yellow")
+    if run.stopped_step is not None:
+        text.append(f"{' · ' if run.budget_breaches else ''}stopped at step {run.stopped_step} "
+                    "(rerun without --stop-on-budget to train on)", "red")
+    return text.append("\n")
 
 
 def _short(text: str, width: int) -> str:

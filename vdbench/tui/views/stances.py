@@ -1,6 +1,7 @@
 """Stances: per-topic stacked support/neutral/oppose bars with CIs at one checkpoint,
-scrubbed with ←/→ or the slider; output health and judge health of the same checkpoint
-beside them (a `judge` column per topic, a pooled line under the table)."""
+scrubbed with ←/→ or the slider; output health, capability (where it was measured) and
+judge health of the same checkpoint beside them (a `judge` column per topic, a pooled line
+under the table)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from textual.timer import Timer
 
+    from vdbench.tui.capability_data import CapabilitySeries
     from vdbench.tui.data import RunSeries, StanceSnapshot
 
 JUDGE_WIDTH = 13  # "GUESSING 100%"
@@ -43,6 +45,33 @@ def health_line(health: dict | None, width: int = 80) -> Text:
     samples = f" · {int(health.get('n_samples') or 0):,} samples"
     if text.cell_len + len(samples) <= width:
         text.append(samples, style="dim")
+    text.truncate(width)
+    return text
+
+
+def capability_line(capability: CapabilitySeries | None, step: int, width: int = 80) -> Text:
+    """`capability ✓ micro acc 0.93±0.04 · piqa acc 0.61±0.07` at one checkpoint (±: 95%).
+
+    ⚠ and `↓ from X` where a task scores lower than at the run's first scored checkpoint
+    by more than 1.96 combined standard errors (CapabilityPoint.dropped_from).
+    """
+    from vdbench.tui.capability_data import short_task
+
+    points = capability.at(step) if capability else []
+    if not points:
+        return Text("capability: not scored at this checkpoint", style="dim")
+    first = {p.task: capability.first(p.task) for p in points} if capability else {}
+    dropped = {p.task for p in points if (f := first.get(p.task)) and p.dropped_from(f)}
+    text = Text("capability ")
+    text.append("⚠ " if dropped else "✓ ", style="bold red" if dropped else "green")
+    for i, p in enumerate(points):
+        if i:
+            text.append(" · ")
+        ci = f"±{1.96 * p.stderr:.2f}" if p.stderr is not None else ""
+        text.append(f"{short_task(p.task)} {p.metric} {p.value:.2f}{ci}",
+                    style="bold" if p.task in dropped else "")
+        if p.task in dropped:
+            text.append(f" ↓ from {first[p.task].value:.2f}", style="bold")  # type: ignore[union-attr]
     text.truncate(width)
     return text
 
@@ -113,6 +142,9 @@ class StancesView(View):
         yield Notice()
         yield ScrubTable(id="stance-table", cursor_type="row")
         yield Static("", id="stance-health")
+        capability = Static("", id="stance-capability")
+        capability.display = False  # shown for runs whose capability was measured
+        yield capability
         yield Static("", id="stance-judge")
         yield Static("", id="stance-detail", classes="detail")
 
@@ -192,6 +224,7 @@ class StancesView(View):
             self.query_one(CheckpointSlider).set_points([], 0)
             self.query_one("#stance-pos", Static).update("")
             self.query_one("#stance-health", Static).update("")
+            self.query_one("#stance-capability", Static).display = False
             self.query_one("#stance-judge", Static).update("")
             return
         same_run = previous is not None and previous.run_id == series.run_id
@@ -241,6 +274,11 @@ class StancesView(View):
         table = self.query_one(ScrubTable)
         width = self.size.width or 80
         self.query_one("#stance-health", Static).update(health_line(snap.health, width - 2))
+        capability = self.series.capability if self.series is not None else None
+        line = self.query_one("#stance-capability", Static)
+        line.display = bool(capability)
+        if capability:
+            line.update(capability_line(capability, snap.checkpoint.step, width - 2))
         jh = self.series.judge_health if self.series is not None else None
         self.query_one("#stance-judge", Static).update(judge_line(
             snap.judge_health.get(ALL_TOPICS), width=width - 2,
