@@ -218,3 +218,13 @@ def test_summary_with_a_reliable_judge_has_no_judge_finding() -> None:
     text = _printed(_summary({run: 0.1 for run in PAPER_LIKE}, style_set_flagged=0.3))
     assert "• judge health" not in text and "!" not in text.replace("!:", "")
     assert "judge health: no stage ends with over 50% flagged judgments" in text
+
+
+def test_an_order_the_intervals_reverse_is_differs_not_not_separable() -> None:
+    rows = {"dpo-gap-support": row("dpo-gap-support", "dpo", "support", 0.11, (0.03, 0.18)),
+            "simpo-gap-support": row("simpo-gap-support", "simpo", "support", 0.11, (0.05, 0.17)),
+            "ppo-gap-support-kl0.05": row("ppo-gap-support-kl0.05", "ppo", "support", 0.64,
+                                          (0.57, 0.70), reference_kl=6.4)}
+    order = next(f for f in findings(rows, {}) if f["finding"].startswith("DPO moves"))
+    assert order["verdict"] == "differs"  # PPO > DPO with disjoint CIs: against the paper
+    assert "PPO > DPO ≳ SimPO" in order["measured"] and "KL 6.40 nats" in order["measured"]

@@ -8,6 +8,7 @@ tested on hand-made rows; `build_summary` reads the store, `print_summary` rende
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,11 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
             parts.append(f"{a} {'>' if apart else '≳'} {b}")
         as_paper = [name for name, _ in ranked] == [name for name, _ in order]
         separable = all("≳" not in p for p in parts)
+        paper_rank = {name: i for i, (name, _) in enumerate(order)}
+        # A pair the intervals separate in the opposite order to the paper's contradicts it.
+        contradicted = any(paper_rank[a] > paper_rank[b] and ra["M_ci"] and rb["M_ci"]
+                           and ra["M_ci"][0] > rb["M_ci"][1]
+                           for (a, ra), (b, rb) in itertools.combinations(ranked, 2))
         measured = ", ".join(f"{name} {_fmt(r)}" + (f" (KL {r['reference_kl']:.2f} nats)"
                                                      if r.get("reference_kl") is not None else "")
                              for name, r in order)
@@ -165,16 +171,20 @@ def findings(rows: dict[str, dict[str, Any]], audits: dict[str, dict[str, Any]])
             "measured": f"{measured}; {order_text}"
                         + ("" if separable else " (≳: 95% CIs overlap, not separable here)"),
             "paper": PAPER["order"],
-            "verdict": order_verdict(as_paper, separable)})
+            "verdict": order_verdict(as_paper, separable, contradicted)})
     guessing = judge_health_finding(rows, audits)
     if guessing:
         out.append(guessing)
     return out
 
 
-def order_verdict(as_paper: bool, separable: bool) -> str:
-    """The ordering finding follows the intervals: a point-estimate order whose neighbours'
-    CIs overlap is "not separable" (both CIs are in the measured text), never "agrees"."""
+def order_verdict(as_paper: bool, separable: bool, contradicted: bool = False) -> str:
+    """The ordering finding follows the intervals: "differs" when some pair's intervals
+    separate it in the opposite order to the paper's; "agrees" only when the measured order
+    is the paper's and every neighbouring pair is separable; otherwise "not separable"
+    (the CIs are in the measured text) — never "agrees" on point estimates alone."""
+    if contradicted:
+        return "differs"
     if not separable:
         return "not separable"
     return "agrees" if as_paper else "differs"
@@ -216,11 +226,22 @@ def build_summary(db: Path, stages: list[Any], audits: list[Any], results: dict[
             continue
         rows[stage.run_id] = stage_row(stage, metrics, sloppy_share(store, stage.run_id))
         rows[stage.run_id].update(training_stats(store, stage.run_id))
+        rows[stage.run_id]["capability"] = capability_cells(metrics)
     audit_rows = {a.name: row for a in audits
                   if (row := audit_row(a.name, a.note, results.get(f"audit {a.name}", {})))}
     training = {k: v for k, v in results.items() if not k.startswith("audit ")}
     return {"db": str(db), "stages": list(rows.values()), "audits": list(audit_rows.values()),
             "findings": findings(rows, audit_rows), "training": training}
+
+
+def capability_cells(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each measured capability task's headline metric, first → last with Δ's interval."""
+    from vdbench.metrics.capability import headline_rows
+
+    block = metrics.get("capability") or {}
+    return [{"task": r["task"], "metric": r["metric"], "from": r["from"], "to": r["to"],
+             "delta": r.get("delta"), "delta_ci": r.get("delta_ci")}
+            for r in (headline_rows(block) if block else [])]
 
 
 def training_stats(store: Any, run: str) -> dict[str, Any]:
@@ -316,6 +337,12 @@ def print_summary(out: Any, summary: dict[str, Any], *, tui_next: bool = False) 
                                   subsequent_indent=indent + "  ", break_on_hyphens=False)
             out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     for r in summary["stages"]:
+        for c in r.get("capability") or []:
+            ci = c.get("delta_ci")
+            delta = (f", Δ {c['delta']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+                     if c.get("delta") is not None and ci else "")
+            out.print(f"{r['run']}: capability ({c['task']} {c['metric']}) {c['from']:.3f} → "
+                      f"{c['to']:.3f}{delta}", markup=False)
         if r.get("reference_kl") is not None:
             out.print(f"{r['run']}: reward {r['first_reward']:+.2f} → {r['last_reward']:+.2f}, "
                       f"KL to the SFT policy {r['reference_kl']:.2f} nats after training",

@@ -303,7 +303,10 @@ def comparisons(points: list[Point], *, n_boot: int, confidence: float,
         series: dict[str, list[Point]] = {}
         for p in done:
             if key in p.settings:
-                series.setdefault(_signature(p.settings, {key}), []).append(p)
+                # Datasets are compared inside a stage (e.g. support- vs oppose-aligned pairs,
+                # a mixed set vs its subsets); a hyper-parameter's series may span stages.
+                scope = p.stage if key == "dataset" else ""
+                series.setdefault(scope + _signature(p.settings, {key}), []).append(p)
         for members in series.values():
             values = {json.dumps(p.settings[key], default=str) for p in members}
             if len(values) < 2 or len(values) != len(members):
@@ -350,7 +353,8 @@ def _pair(axis: str, a: Point, b: Point, la: str, lb: str, *, n_boot: int, confi
                   "b_start": _mean([_end(r.metrics, r.moved)["v_from"] for r in b.runs])}
     return {"kind": "difference", "axis": axis, "a": a.point, "b": b.point, "a_value": la,
             "b_value": lb, "of": f"M({moved})", **res, **starts,
-            "verdict": _verdict(res["ci"], f"{la} moves {moved} more", f"{lb} moves {moved} more"),
+            "verdict": _verdict(res["ci"], f"{la} moves {a.moved if a.moved == b.moved else 'its stance'} more",
+                                f"{lb} moves {b.moved if a.moved == b.moved else 'its stance'} more"),
             "fixed": fixed}
 
 
