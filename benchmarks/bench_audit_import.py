@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script too: `python benchmarks/bench_audit_import.py`
+
+from benchmarks.harness import Benchmark, Result  # noqa: E402
 
 
 def write_pairs(path: Path, n: int, seed: int = 0) -> None:
@@ -173,6 +176,25 @@ def main() -> int:
         print(f"bounded memory (< 500 MB growth): {'yes' if growth_mb < 500 else 'NO'}")
     return 0
 
+
+def run(quick: bool) -> list[Result]:
+    """For benchmarks/run.py: import vs the read-and-parse floor, and bounded memory."""
+    pairs, batch_size = (20_000, 5_000) if quick else (1_000_000, 10_000)
+    with tempfile.TemporaryDirectory(prefix="vdbench-bench-audit-") as tmp:
+        data, db = Path(tmp) / "pairs.jsonl", Path(tmp) / "bench.duckdb"
+        write_pairs(data, pairs)
+        base = measure("baseline", data, db, batch_size)
+        imp = measure("import", data, db, batch_size)
+    growth_mb = (imp["hwm_kb"] - imp["rss_before_kb"]) / 1024
+    return [Result(
+        "audit.import", f"`vdbench audit --no-topics --no-judge` of {pairs:,} pairs",
+        "read + json.loads of every line, nothing kept", imp["seconds"], base["seconds"],
+        "peak RSS growth < 500 MB", growth_mb < 500,
+        {"rows_per_s": f"{pairs / imp['seconds']:,.0f}", "rss_growth_mb": f"{growth_mb:,.0f}"},
+    )]
+
+
+BENCHMARKS = [Benchmark("audit.import", run)]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ rescaled, expanded percentile: what bootstrap.py and corrected.py use by default
 comparison); * marks the interval `vdbench metrics` reports.
 Worlds (WORLDS): default, few labels, many prompts, labels on other answers than the
 judged ones, and a true share near 0. Prints each coverage with its 95 % Wilson interval; target ≈ 93–97 %. Not a timing
-benchmark, so it exposes no BENCHMARKS to benchmarks/run.py.
+benchmark: benchmarks/run.py shows it as a study (no ratio), quick mode on one world.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ import pandas as pd
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+
+from benchmarks.harness import Benchmark, Result  # noqa: E402
 from vdbench.errors import InputError  # noqa: E402
 from vdbench.evalsets.topics import STANCES  # noqa: E402
 from vdbench.metrics.bootstrap import (  # noqa: E402
@@ -221,6 +226,26 @@ WORLDS = {
                               labels_elsewhere=True),
     "near-boundary": World(mu_first=(0.25, 0.70, 0.05), mu_target=(0.60, 0.38, 0.02)),
 }
+
+
+def run(quick: bool) -> list[Result]:
+    """For benchmarks/run.py: the corrected v interval's coverage of the true shares μ."""
+    runs, n_boot = (40, 100) if quick else (400, 400)
+    worlds = ["default"] if quick else list(WORLDS)
+    results = []
+    for name in worlds:
+        start = time.perf_counter()
+        tally = run_study(WORLDS[name], runs, n_boot, 0)
+        seconds = time.perf_counter() - start
+        for line in report(tally):
+            print(f"  {name}: {line}")
+        results.append(Result(
+            f"metrics.interval_coverage[{name}]", f"coverage study, {runs} simulated runs", "", seconds, 0.0,
+            "≈ 93–97 % (read the lines above; quick mode is too few runs to judge)", None, {}))
+    return results
+
+
+BENCHMARKS = [Benchmark("metrics.interval_coverage", run)]
 
 
 def main(argv: list[str] | None = None) -> int:

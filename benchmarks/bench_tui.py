@@ -35,6 +35,8 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.harness import Benchmark, Result  # noqa: E402
+
 DEFAULT_STORE = Path("/tmp/vdbench-bench/tui-1m-v1.duckdb")
 RUNS = (("sft", "sft", "sft", None), ("dpo", "preference", "dpo", "sft"),
         ("simpo", "preference", "simpo", "sft"), ("ppo", "preference", "ppo", "sft"))
@@ -42,8 +44,8 @@ N_CHECKPOINTS = 91
 SAMPLES_PER_PROMPT = 5
 
 
-def build_big_store(path: Path) -> Path:
-    """4 runs × 91 checkpoints of the full 550-prompt eval set, 5 judged samples each."""
+def build_big_store(path: Path, n_checkpoints: int = N_CHECKPOINTS) -> Path:
+    """4 runs × 91 checkpoints (fewer in quick mode) of the 550-prompt eval set, 5 judged samples each."""
     import numpy as np
     import pyarrow as pa
 
@@ -68,7 +70,7 @@ def build_big_store(path: Path) -> Path:
     topics = np.repeat([p.topic for p in prompts], k)
     sample_idx = np.tile(np.arange(k, dtype=np.int32), len(prompts))
     labels_lut = np.array(["support", "neutral", "oppose"])
-    total = 100 * (N_CHECKPOINTS - 1)
+    total = 100 * (n_checkpoints - 1)
     for run_id, stage, algo, parent in RUNS:
         register_run(store, RunSpec(run_id, stage, algo, model="bench", parent_run=parent,
                                     eval_set="vprism", seed=0))
@@ -77,7 +79,7 @@ def build_big_store(path: Path) -> Path:
                "ppo": [0.13, 0.74, 0.13]}[run_id]
         with store.write() as con:
             register_judge(con, EXAMPLE_JUDGE)
-            for i in range(N_CHECKPOINTS):
+            for i in range(n_checkpoints):
                 step = i * 100
                 frac = step / total
                 dist = start + (1 - np.exp(-4 * frac)) / (1 - np.exp(-4)) * (np.array(end) - start)
@@ -107,11 +109,12 @@ def build_big_store(path: Path) -> Path:
     return path
 
 
-def ensure_store(path: Path) -> Path:
+def ensure_store(path: Path, n_checkpoints: int = N_CHECKPOINTS) -> Path:
     if not path.exists():
         t = time.perf_counter()
-        print(f"building the 1M-judgment store at {path} (cached for later runs)…", flush=True)
-        build_big_store(path)
+        print(f"building the {n_checkpoints}-checkpoint store at {path} (cached for later runs)…",
+              flush=True)
+        build_big_store(path, n_checkpoints)
         print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
     import duckdb
 
@@ -260,6 +263,31 @@ def bench_scrub(store: Path, presses: int) -> dict[str, float]:
     return out
 
 
+QUICK_STORE = Path("/tmp/vdbench-bench/tui-quick-v1.duckdb")
+QUICK_CHECKPOINTS = 6
+
+
+def run(quick: bool) -> list[Result]:
+    """For benchmarks/run.py: first paint vs a bare Textual app, and a warm vs cold scrub.
+
+    Quick mode: a 6-checkpoint store (~66k judgments), one start-up, three key presses.
+    """
+    store = ensure_store(QUICK_STORE, QUICK_CHECKPOINTS) if quick else ensure_store(DEFAULT_STORE)
+    start = bench_startup(store, 1 if quick else 5)
+    scrub = bench_scrub(store, 3 if quick else 12)
+    paint = start["vdbench_first_paint_s"]
+    warm_ms = scrub["scrub_warm_ci_median_ms"]
+    return [
+        Result("tui.startup", "vdbench tui first paint", "a bare Textual app's first paint",
+               paint, start["bare_first_paint_s"], "first paint < 1.5 s", paint < 1.5,
+               {"runs_shown_s": f"{start['vdbench_runs_shown_s']:.2f}"}),
+        Result("tui.scrub", "scrub one checkpoint, neighbours prefetched (bars + CIs)",
+               "the same scrub with nothing precomputed", warm_ms / 1e3,
+               scrub["scrub_cold_ci_median_ms"] / 1e3, "< 100 ms", warm_ms < 100,
+               {"warm_bars_ms": f"{scrub['scrub_warm_bars_median_ms']:.1f}"}),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
@@ -273,6 +301,8 @@ def main() -> None:
     if args.only != "startup":
         bench_scrub(store, args.presses)
 
+
+BENCHMARKS = [Benchmark("tui.startup_scrub", run)]
 
 if __name__ == "__main__":
     main()

@@ -66,6 +66,9 @@ class Result:
     def line(self) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "info"}[self.passed]
         notes = "; ".join(f"{k}={v}" for k, v in self.notes.items())
+        if not self.baseline_s:  # a study (coverage, memory), not a timing: no ratio to print
+            return (f"{self.name}: {self.candidate} in {self.candidate_s:.1f} s "
+                    f"[target {self.target}: {verdict}]" + (f" ({notes})" if notes else ""))
         return (f"{self.name}: {self.candidate} {self.candidate_s * 1e3:.1f} ms vs baseline "
                 f"{self.baseline} {self.baseline_s * 1e3:.1f} ms → ratio {self.ratio:.1f}× "
                 f"[target {self.target}: {verdict}]" + (f" ({notes})" if notes else ""))

@@ -15,7 +15,10 @@ def judge_run(store: Store, run_id: str, judge: Judge, *, chunk: int = 512,
               progress: bool = False) -> dict[str, Any]:
     """Judge the run's samples that `judge` has not judged yet; returns counts and timing."""
     from vdbench import queries
+    from vdbench.errors import InputError
 
+    if chunk < 1:
+        raise InputError(f"--chunk must be at least 1, got {chunk}", hint="samples per committed batch, e.g. 512")
     with store.read() as con:
         queries.require_run(con, run_id)
         total = con.execute("SELECT count(*) FROM samples WHERE run_id = ?", [run_id]).fetchall()[0][0]

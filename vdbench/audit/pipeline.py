@@ -91,6 +91,11 @@ def run_audit(
         raise InputError(f"--n-boot must be at least 1, got {opts.n_boot}")
     if opts.batch_size < 1 or opts.judge_batch < 1:
         raise InputError("--batch-size must be at least 1")
+    if opts.bins < 1:
+        raise InputError(f"--bins must be at least 1, got {opts.bins}")
+    # Checked here too, before the import writes anything (topics.py checks it for its callers).
+    if not -1.0 <= opts.threshold <= 1.0:
+        raise InputError(f"--threshold is a cosine similarity in [-1, 1], got {opts.threshold}")
     check_min_confidence(opts.min_confidence)
     evalset = resolve_eval_set(store, opts.eval_set)
 

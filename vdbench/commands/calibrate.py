@@ -83,6 +83,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 1, got {args.n}")
     if args.bins < 1 or args.batch_size < 1:
         raise InputError("--bins and --batch-size must be at least 1")
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise InputError(f"--max-concurrency must be at least 1, got {args.max_concurrency}")
     store = Store(args.db)
     with store.read() as con:
         queries.require_run(con, args.run)

@@ -56,3 +56,45 @@ def confirm_send(yes: bool, n_send: int, host: str) -> None:
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise InputError("not confirmed; nothing was sent")
+
+
+def check_output_file(path: str, option: str) -> None:
+    """Refuse an output path whose directory is missing or that is itself a directory.
+
+    Checked before any work is done, so a typo costs nothing and nothing is written.
+    """
+    from pathlib import Path
+
+    from vdbench.errors import InputError
+
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{option} is a directory, not a file", where=str(target),
+                         hint=f"give a file path, e.g. {target / 'out.jsonl'}")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"directory of {option} does not exist", where=str(parent),
+                         hint=f"create it first (mkdir -p {parent}) or choose another {option}")
+
+
+def check_store_path(path: str, option: str = "--db") -> None:
+    """Refuse a store path that can never be a store: a directory, a file in a missing
+    directory, or a file that is not DuckDB. A missing file in an existing directory passes
+    (commands that write create it; the TUI waits for it)."""
+    from pathlib import Path
+
+    from vdbench.errors import InputError
+
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{option} is a directory, not a DuckDB store file", where=str(target),
+                         hint=f"give the store file, e.g. {target / 'vdbench.duckdb'}")
+    if not target.parent.is_dir():
+        raise InputError(f"directory of {option} does not exist", where=str(target.parent),
+                         hint=f"check the path, or create the directory (mkdir -p {target.parent})")
+    if target.is_file() and target.stat().st_size > 0:
+        with target.open("rb") as fh:
+            header = fh.read(12)
+        if header[8:12] != b"DUCK":  # DuckDB's magic bytes sit after an 8-byte checksum
+            raise InputError(f"{option} is not a DuckDB store file", where=str(target),
+                             hint="point --db at a store written by vdbench")

@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "send the raw template text (off)")
     p.add_argument("--chunk", type=int, default=512, help="samples per committed batch (default 512)")
     p.add_argument("--yes", action="store_true", help="consent to send texts to a remote endpoint")
+    p.add_argument("--shard", metavar="K/N", help="judge only shard K of N of the unjudged samples (by "
+                   "a stable hash of sample id) into Parquet under --shard-dir; the store is opened "
+                   "read-only, load the shards with `vdbench ingest --db DB DIR`")
+    p.add_argument("--shard-dir", metavar="DIR", help="where --shard writes its Parquet files")
     add_json(p)
     p.set_defaults(func=cmd_run)
 
@@ -155,12 +159,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     import time
 
+    from vdbench.commands.common import check_output_file
     from vdbench.errors import InputError
     from vdbench.judges.items import read_score_input, write_score_output
     from vdbench.judges.registry import load_judge
 
     if args.calibrated and not args.db:
         raise InputError("--calibrated needs --db (the store that holds the fitted calibration)")
+    check_output_file(args.output, "--output")
     rows, items = read_score_input(args.input)
     judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
                        chat_template=args.chat_template)
@@ -193,14 +199,25 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from vdbench.judges.registry import load_judge
     from vdbench.judging import judge_run
+    from vdbench.shards import judge_shard, parse_shard
     from vdbench.store import Store
 
+    shard = parse_shard(args.shard, args.shard_dir)
     judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
                        chat_template=args.chat_template)
     if judge.identity.backend == "openai":
         from vdbench.judgments import unjudged_samples
 
         _consent(judge, len(unjudged_samples(Store(args.db), args.run, judge.identity.judge_id)), args.yes)
+    if shard is not None:
+        summary = judge_shard(shard, Store(args.db), args.run, judge, chunk=args.chunk)
+        if args.json:
+            print_json(summary)
+        else:
+            console().print(f"run {args.run} {summary['shard']}: judged {summary['judged']} samples "
+                            f"with {summary['judge']} ({summary['status']}) → {summary['path']}; next: "
+                            f"vdbench ingest --db {args.db} {shard.directory}", markup=False)
+        return 0
     summary = judge_run(Store(args.db), args.run, judge, chunk=args.chunk, progress=not args.json)
     if args.json:
         print_json(summary)

@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow running Python code shipped in the model directory")
     p.add_argument("--judge", metavar="NAME", help="judge the samples as they are stored")
+    p.add_argument("--shard", metavar="K/N", help="sample only shard K of N of the prompts (by a "
+                   "stable hash of prompt id) into Parquet under --shard-dir; the store is only read, "
+                   "load the shards with `vdbench ingest --db DB DIR`")
+    p.add_argument("--shard-dir", metavar="DIR", help="where --shard writes its Parquet files")
     add_capability_options(p)
     add_json(p)
     p.set_defaults(func=cmd_sample)
@@ -63,6 +67,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from vdbench.evalsets.stored import resolve_eval_set
     from vdbench.runs import RunSpec, parse_parent
     from vdbench.sampling import discover_checkpoints, require_engine, sample_checkpoints
+    from vdbench.shards import parse_shard, sample_shard
     from vdbench.store import Store
     from vdbench.training import distributed
     from vdbench.training.config import DriftConfig
@@ -71,7 +76,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if getattr(args, opt) <= 0:
             raise InputError(f"--{opt.replace('_', '-')} must be positive")
     require_engine(args.engine)
+    shard = parse_shard(args.shard, args.shard_dir)
     capability = capability_options(args)
+    if shard is not None and (capability or args.judge or args.sync_generate):
+        raise InputError("--shard writes samples only: it cannot take --judge, --capability or "
+                         "--sync-generate", hint="ingest the shards, then judge with "
+                         "`vdbench judge run --shard K/N --shard-dir DIR`")
     if capability and args.engine == "vllm":
         raise InputError("--capability scores log-likelihoods through the HF model: it needs "
                          "--engine hf", hint="sample with vLLM, then run vdbench capability run")
@@ -94,6 +104,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
                   eval_set=eval_set.name, hparams={"sampled_from": [str(c.path) for c in checkpoints],
                                                    "generation": cfg.gen_settings()},
                   seed=args.seed)
+    if shard is not None:  # the store is only read (a stored eval set); workers never write it
+        summary = sample_shard(shard, run, checkpoints, eval_set, cfg, engine=args.engine,
+                               tokenizer_path=args.tokenizer, trust_remote_code=args.trust_remote_code,
+                               dtype=args.dtype, quiet=args.json)
+        if args.json:
+            print_json(summary)
+        else:
+            console().print(f"run {summary['run']} {summary['shard']}: wrote {summary['samples_written']} "
+                            f"samples ({summary['prompts']} prompts) to {summary['shard_dir']}; next: "
+                            f"vdbench ingest --db {args.db} {summary['shard_dir']}", markup=False)
+        return 0
     summary = sample_checkpoints(store, run, checkpoints, eval_set, cfg, engine=args.engine,
                                  tokenizer_path=args.tokenizer, trust_remote_code=args.trust_remote_code,
                                  dtype=args.dtype, judge=args.judge, quiet=args.json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vdbench.commands.common import add_db
+from vdbench.commands.common import add_db, check_store_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
         raise InputError(f"--confidence must be in [0.5, 1), got {args.confidence}")
     if args.n_boot < 1:
         raise InputError(f"--n-boot must be at least 1, got {args.n_boot}")
+    if args.poll < 0:
+        raise InputError(f"--poll must be 0 (off) or positive seconds, got {args.poll}")
+    check_store_path(args.db)
     from vdbench.tui.app import VdbenchApp
 
     VdbenchApp(args.db, poll_s=args.poll or None, n_boot=args.n_boot,

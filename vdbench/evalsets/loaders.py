@@ -71,6 +71,9 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(location, row) pairs from a JSONL, CSV or Parquet file, chosen by extension."""
     if not path.exists():
         raise InputError("file not found", where=str(path))
+    if path.is_dir():
+        raise InputError("is a directory, not an eval-set file", where=str(path),
+                         hint="pass a .jsonl, .csv or .parquet file with 'topic' and 'prompt' columns")
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".json", ".ndjson"}:
         return _jsonl_rows(path)
@@ -102,6 +105,8 @@ def load_eval_file(path: str | Path, name: str | None = None) -> EvalSet:
     topics: dict[str, str] = {}
     prompts: list[EvalPrompt] = []
     seen_ids: dict[str, str] = {}
+    # A repeated prompt would count twice in its topic's mean stance, so v(T) would be skewed.
+    seen_texts: dict[tuple[str, str], str] = {}
     per_topic: dict[str, int] = {}
     for where, row in read_rows(path):
         topic = _text_field(row, "topic", where, required=True)
@@ -134,6 +139,14 @@ def load_eval_file(path: str | Path, name: str | None = None) -> EvalSet:
             raise InputError(f"duplicate prompt_id {prompt_id!r} (first at {seen_ids[prompt_id]})",
                              where=where)
         seen_ids[prompt_id] = where
+        text_key = (topic, " ".join(text.split()).casefold())
+        if text_key in seen_texts:
+            raise InputError(
+                f"duplicate prompt in topic {topic!r} (same text as {seen_texts[text_key]}); "
+                "nothing was imported", where=where,
+                hint="delete one of the two rows: a repeated prompt counts twice in the topic's stance",
+            )
+        seen_texts[text_key] = where
         prompts.append(EvalPrompt(prompt_id=prompt_id, topic=topic, text=text, framing=framing))
     if not prompts:
         raise InputError("file holds no prompts", where=str(path),

@@ -19,6 +19,9 @@ def read_score_input(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]]
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", where=str(path))
+    if path.is_dir():
+        raise InputError("is a directory, not a JSONL file of responses", where=str(path),
+                         hint='pass a file with one {"topic", "prompt", "response"} object a line')
     rows: list[dict[str, Any]] = []
     items: list[JudgeItem] = []
     with path.open("rb") as fh:

@@ -143,6 +143,10 @@ class DriftCallback(TrainerCallback):
             self._prepare_store()
             already = done_steps(self.store, self.run.run_id)
             self._recorded = self._recorded_breaches()
+            if already and self.judge is not None:
+                # A run killed between storing a checkpoint and judging it left samples
+                # unjudged; judge them now, since their step will not be sampled again.
+                self.judge.judge_pending(self.store, self.run.run_id)
         self.sampled |= distributed.broadcast_object(already)
         # Step 0, or a resumed Trainer's step when the schedule includes it.
         if state.global_step in self.schedule:
