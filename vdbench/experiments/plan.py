@@ -109,7 +109,7 @@ def expand(spec: ExperimentSpec, *, seeds: tuple[int, ...] | None = None,
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"run_name gives two runs the id {dup!r}",
-                         where=f"{where}:{spec.source and _line_of(spec, 'run_name')}",
+                         where=f"{where}:{_line_of(spec, 'run_name')}",
                          hint="put {seed} and {grid} in run_name")
     for run in runs:
         argv = train_argv(run, data="-", db="-", output_dir="-", model="-")

@@ -352,8 +352,6 @@ def _stages(raw: dict, lines: _Lines, datasets: dict[str, DatasetSpec]) -> tuple
                              hint="declare the parent stage first" if any(
                                  s.get("name") == parent for s in items) else
                              "stages so far: " + (", ".join(sorted(names)) or "none"))
-        if parent is None and "sft" not in algorithms and algorithms != ("sft",):
-            pass  # a preference stage may start from the base model
         moved = _stance(item.get("moved"), lines, line, "moved")
         options: dict[str, Any] = {}
         by_algorithm: dict[str, dict[str, Any]] = {}

@@ -113,7 +113,8 @@ class PlotSeries:
     band: tuple[float, float] | None = None
 
 
-def _nice_range(values: Sequence[float]) -> tuple[float, float]:
+def nice_range(values: Sequence[float]) -> tuple[float, float]:
+    """The y range of a plot: values padded to 0.05 steps, at least 0.1 wide, inside [0, 1]."""
     lo, hi = min(values), max(values)
     lo = math.floor(lo * 20) / 20
     hi = math.ceil(hi * 20) / 20
@@ -139,7 +140,7 @@ def drift_plot(series: Sequence[PlotSeries], width: int, height: int,
     ys += [b for s in series if s.band for b in s.band]
     if not ys:
         return [Text("(no points)")]
-    y_lo, y_hi = _nice_range(ys)
+    y_lo, y_hi = nice_range(ys)
     span = max(y_hi - y_lo, 1e-9)
     grid: list[list[tuple[str, Style]]] = [[(" ", Style())] * w for _ in range(h)]
 

@@ -13,7 +13,6 @@ at once.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from vdbench.tui.render import RUN_COLOURS, RUN_MARKS
+from vdbench.tui.render import RUN_COLOURS, RUN_MARKS, nice_range
 from vdbench.tui.views.base import View
 from vdbench.tui.widgets import Notice
 
@@ -47,15 +46,6 @@ MAKE_ONE = ("make one: vdbench experiment run micro-paper --db DB "
 
 
 # ---------------------------------------------------------------------------- the band plot
-
-
-def _value_range(values: Sequence[float]) -> tuple[float, float]:
-    """The y range of the plot: values padded to 0.05 steps, at least 0.1 wide, inside [0, 1]."""
-    lo, hi = math.floor(min(values) * 20) / 20, math.ceil(max(values) * 20) / 20
-    if hi - lo < 0.1:
-        mid = (hi + lo) / 2
-        lo, hi = mid - 0.05, mid + 0.05
-    return max(0.0, lo), min(1.0, hi)
 
 
 def _interp(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -83,7 +73,7 @@ def band_plot(bands: Sequence[SeedBand], width: int, height: int) -> list[Text]:
     ys = [y for _, b in shown for y in (*b.lo, *b.hi, *b.mean)]
     if not ys:
         return [Text("(no judged checkpoints)")]
-    y_lo, y_hi = _value_range(ys)
+    y_lo, y_hi = nice_range(ys)
     span = max(y_hi - y_lo, 1e-9)
     grid: list[list[tuple[str, Style]]] = [[(" ", Style())] * w for _ in range(h)]
 
