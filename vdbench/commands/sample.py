@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vdbench.commands.capability import add_capability_options, capability_options
@@ -24,12 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "step and total steps come from trainer_state.json, else checkpoint-STEP names, else "
         "--steps. Checkpoints already stored are skipped, so a killed run resumes.",
     )
-    p.add_argument("--checkpoint", nargs="+", required=True, metavar="DIR",
-                   help="model directories, training output dirs (their checkpoint-*), or globs")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", nargs="+", metavar="DIR",
+                     help="model directories, training output dirs (their checkpoint-*), or globs")
+    src.add_argument("--watch", type=Path, metavar="OUTPUT_DIR",
+                     help="follow a training output directory and sample each checkpoint-* once "
+                     "it is complete (trainer_state.json written, files at rest), until the run's "
+                     "last checkpoint; pairs with `vdbench train --no-inline-sampling`")
     p.add_argument("--run", required=True, metavar="NAME")
-    p.add_argument("--stage", default="external", metavar="STAGE",
-                   help="stage label, e.g. base, sft, preference (default external)")
-    p.add_argument("--algorithm", default="none", help="algorithm label, e.g. dpo (default none)")
+    p.add_argument("--stage", metavar="STAGE",
+                   help="stage label, e.g. base, sft, preference (default: the run's, else external)")
+    p.add_argument("--algorithm", help="algorithm label, e.g. dpo (default: the run's, else none)")
     p.add_argument("--parent", metavar="RUN[:STEP]", help="lineage: the run this one continues")
     add_db(p)
     p.add_argument("--steps", type=_int_list, metavar="LIST",
@@ -57,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "stable hash of prompt id) into Parquet under --shard-dir; the store is only read, "
                    "load the shards with `vdbench ingest --db DB DIR`")
     p.add_argument("--shard-dir", metavar="DIR", help="where --shard writes its Parquet files")
+    w = p.add_argument_group("--watch")
+    w.add_argument("--poll", type=float, default=5.0, metavar="S",
+                   help="seconds between looks at the directory (default 5)")
+    w.add_argument("--settle", type=float, default=2.0, metavar="S",
+                   help="a checkpoint's files must be unchanged this long before it is read (default 2)")
+    w.add_argument("--until-step", type=int, metavar="N", help="stop once step N (or later) is stored")
+    w.add_argument("--idle-timeout", type=float, metavar="S",
+                   help="stop after S seconds with no new checkpoint (default: wait for the last one)")
     add_capability_options(p)
     add_json(p)
     p.set_defaults(func=cmd_sample)
@@ -88,6 +102,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if not store.path.parent.exists():
         raise InputError("directory of --db does not exist", where=str(store.path.parent))
+    if args.watch is not None:
+        return _cmd_watch(args, store, shard, capability)
+    _check_not_watching(args)
+    args.stage, args.algorithm = args.stage or "external", args.algorithm or "none"
     checkpoints = discover_checkpoints(args.checkpoint, args.steps, args.total_steps)
     if args.judge is not None:
         from vdbench.judges.registry import find_manifest, read_manifest
@@ -135,3 +153,101 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not args.judge:
         out.print(f"next: vdbench judge run --db {args.db} --run {summary['run']}", markup=False)
     return 0
+
+
+WATCH_ONLY = ("poll", "settle", "until_step", "idle_timeout")
+
+
+def _check_not_watching(args: argparse.Namespace) -> None:
+    from vdbench.errors import InputError
+
+    defaults = {"poll": 5.0, "settle": 2.0, "until_step": None, "idle_timeout": None}
+    for opt in WATCH_ONLY:
+        if getattr(args, opt) != defaults[opt]:
+            raise InputError(f"--{opt.replace('_', '-')} sets how --watch follows a directory",
+                             hint="add --watch OUTPUT_DIR, or drop it")
+
+
+def _cmd_watch(args: argparse.Namespace, store, shard, capability: dict) -> int:
+    """`vdbench sample --watch DIR`: sample checkpoints as a trainer writes them."""
+    from vdbench.errors import InputError
+    from vdbench.evalsets.stored import resolve_eval_set
+    from vdbench.runs import RunSpec, parse_parent
+    from vdbench.sampling import sample_checkpoints
+    from vdbench.training import distributed
+    from vdbench.training.config import DriftConfig
+    from vdbench.training.judging import InlineJudge
+    from vdbench.watch import check_watch_dir, watch
+
+    if shard is not None or args.steps is not None or args.sync_generate:
+        raise InputError("--watch samples whole checkpoints in one process: it cannot take "
+                         "--shard, --steps or --sync-generate")
+    if distributed.world_size() > 1:
+        raise InputError("--watch runs as one process (one GPU, or vLLM's own parallelism)",
+                         hint="start it without torchrun / accelerate launch")
+    for opt in ("poll", "settle"):
+        if getattr(args, opt) < 0:
+            raise InputError(f"--{opt} must be ≥ 0 seconds")
+    if args.idle_timeout is not None and args.idle_timeout <= 0:
+        raise InputError("--idle-timeout must be positive")
+    if args.until_step is not None and args.until_step < 0:
+        raise InputError("--until-step must be ≥ 0")
+    out_dir = check_watch_dir(args.watch)
+    eval_set = resolve_eval_set(args.eval_set, store)
+    cfg = DriftConfig(eval_set=eval_set.name, samples_per_prompt=args.samples,
+                      temperature=args.temperature, top_p=args.top_p,
+                      max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
+                      **capability)
+    judge = InlineJudge(args.judge).load() if args.judge else None  # fails before any sampling
+    given_parent = parse_parent(args.parent) if args.parent else None
+
+    def run_spec() -> RunSpec:
+        """The run as stored by its trainer (`vdbench train --no-inline-sampling` registers
+        it when training starts, possibly after the watcher), unless given here."""
+        existing = _existing_run(store, args.run)
+        parent_run, parent_step = given_parent or ((existing[2], existing[3]) if existing else (None, None))
+        return RunSpec(run_id=args.run, stage=args.stage or (existing[0] if existing else "external"),
+                       algorithm=args.algorithm or (existing[1] if existing else "none"),
+                       model=str(out_dir.resolve()), parent_run=parent_run, parent_step=parent_step,
+                       eval_set=eval_set.name, seed=args.seed,
+                       hparams={"watched": str(out_dir.resolve()), "generation": cfg.gen_settings()})
+
+    def sample(ref) -> int:
+        summary = sample_checkpoints(store, run_spec(), [ref], eval_set, cfg, engine=args.engine,
+                                     tokenizer_path=args.tokenizer,
+                                     trust_remote_code=args.trust_remote_code, dtype=args.dtype,
+                                     judge=judge, quiet=args.json)
+        return int(summary["samples_stored"])
+
+    try:
+        outcome = watch(out_dir, args.run, store, sample, poll_s=args.poll, settle_s=args.settle,
+                        until_step=args.until_step, idle_timeout_s=args.idle_timeout,
+                        total_steps=args.total_steps, quiet=args.json)
+    except KeyboardInterrupt:
+        print(f"interrupted: what was stored stays stored; rerun the same command to resume "
+              f"(run {args.run})", file=sys.stderr)
+        return 130
+    result = {"run": args.run, "watched": str(out_dir), **outcome.as_dict()}
+    if args.json:
+        print_json(result)
+        return 0
+    out = console()
+    out.print(f"run {args.run}: stored {outcome.samples_stored} samples from "
+              f"{len(outcome.stored)} checkpoint(s) {outcome.stored} in {outcome.seconds:.1f} s; "
+              f"{len(outcome.already)} already stored; stopped: {outcome.reason}", markup=False)
+    for path in outcome.incomplete:
+        out.print(f"warning: {path} never completed (no trainer_state.json or weights): not read",
+                  markup=False)
+    if not args.judge:
+        out.print(f"next: vdbench judge run --db {args.db} --run {args.run}", markup=False)
+    return 0
+
+
+def _existing_run(store, run_id: str):
+    """(stage, algorithm, parent_run, parent_step) of a stored run, or None."""
+    if not store.path.exists():
+        return None
+    with store.read() as con:
+        row = con.execute("SELECT stage, algorithm, parent_run, parent_step FROM runs "
+                          "WHERE run_id = ?", [run_id]).fetchone()
+    return tuple(row) if row else None

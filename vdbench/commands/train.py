@@ -57,6 +57,10 @@ def _common(p: argparse.ArgumentParser, algorithm: str) -> None:
                    "them for `vdbench judge run`)")
     d.add_argument("--save-checkpoints", action="store_true",
                    help="also save the model at every sampled step (OUTPUT/checkpoint-STEP)")
+    d.add_argument("--no-inline-sampling", dest="inline_sampling", action="store_false",
+                   help="sample nothing during training: save OUTPUT/checkpoint-STEP at every "
+                   "scheduled step (the start as checkpoint-0) for `vdbench sample --watch "
+                   "OUTPUT` to sample beside training, on another GPU or host")
     d.add_argument("--sync-generate", action=argparse.BooleanOptionalAction, default=None,
                    help="every process joins every generate call (needed with ZeRO-3/FSDP; "
                    "default: detected)")
@@ -200,7 +204,7 @@ def build_request(args: argparse.Namespace):
         algorithm=args.algorithm, data=args.data, db=Path(args.db), run=args.run, hparams=hp,
         drift=drift, model=args.model, parent=args.parent, output_dir=args.output_dir,
         judge=args.judge, trust_remote_code=args.trust_remote_code, dtype=args.dtype,
-        save_checkpoints=args.save_checkpoints,
+        save_checkpoints=args.save_checkpoints, inline_sampling=args.inline_sampling,
         reward_model=getattr(args, "reward_model", None), quiet=args.json,
     )
 
@@ -211,6 +215,15 @@ def _tracking_options(args: argparse.Namespace) -> dict:
     from vdbench.metrics.budget import parse_drift_budget
 
     budget = parse_drift_budget(args.drift_budget)
+    if not args.inline_sampling:
+        given = [opt for opt, on in (("--judge", args.judge), ("--drift-budget", budget),
+                                     ("--capability", getattr(args, "capability", None)))
+                 if on]
+        if given:
+            raise InputError(f"--no-inline-sampling samples nothing during training, so "
+                             f"{', '.join(given)} has nothing to act on",
+                             hint="give --judge/--capability to `vdbench sample --watch OUTPUT_DIR` "
+                             "instead; a drift budget needs inline sampling")
     if budget and not args.judge:
         raise InputError("--drift-budget needs --judge: the budget is judged on each "
                          "checkpoint's stances as training runs", hint="add e.g. --judge probe")
@@ -265,6 +278,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.print(f"run {summary['run']} ({summary['stage']}/{summary['algorithm']}{lineage}) trained "
               f"{trained} steps in {summary['seconds']:.1f} s; model saved to "
               f"{summary['output_dir']}", markup=False)
+    if not summary["inline_sampling"]:
+        out.print(f"saved checkpoints at steps {summary['checkpoints_saved']} for the watcher; "
+                  f"sample them with: vdbench sample --watch {summary['output_dir']} --run "
+                  f"{summary['run']} --db {args.db}", markup=False)
+        return 0
     out.print(f"stored {summary['samples_stored']} samples at steps {summary['checkpoints_stored']} "
               f"(sampling took {100 * summary['sampling_share']:.0f}% of the time)", markup=False)
     m = summary["metrics"]

@@ -13,6 +13,9 @@ Guarantees:
   items, rank 0 gathers them; every rank makes the same collective calls in the same
   order, so none waits forever (ZeRO-3/FSDP: `sync_generate`).
 - Judging inline is optional; without a judge the samples wait for `vdbench judge run`.
+- Sampling inline is optional too: with ``inline=False`` the callback only saves a
+  checkpoint at every scheduled step (step 0 included, as ``checkpoint-0``), and
+  ``vdbench sample --watch OUTPUT_DIR`` samples them beside training (vdbench.watch).
 - Capability (`config.capability`, optional): rank 0 scores the in-memory model with
   lm-evaluation-harness at each checkpoint, before storing it (vdbench.capability).
 - Trackers: once `attach(trainer)` is called, each checkpoint's stance values and output
@@ -31,6 +34,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -77,6 +81,8 @@ class DriftCallback(TrainerCallback):
         drift_budget: {stance: max |M|} (or "neutral:0.2,…"), judged after each
             checkpoint on the inline judge's scores (vdbench.metrics.budget).
         stop_on_budget: end training at the first checkpoint beyond the budget.
+        inline: False: sample nothing here; save ``output_dir/checkpoint-STEP`` at every
+            scheduled step (the start as ``checkpoint-0``) for a watcher to sample.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class DriftCallback(TrainerCallback):
         *, tokenizer: Any = None, judge: Any = None, total_steps: int | None = None,
         checkpoint_paths: dict[int, str] | None = None, save_checkpoints: bool = False,
         drift_budget: Mapping[str, float] | str | None = None, stop_on_budget: bool = False,
+        inline: bool = True,
     ):
         self.store = store if isinstance(store, Store) else Store(store)
         if isinstance(eval_set, str):
@@ -113,6 +120,11 @@ class DriftCallback(TrainerCallback):
         if stop_on_budget and not self.drift_budget:
             raise ValueError("stop_on_budget needs a drift_budget")
         self.stop_on_budget = stop_on_budget
+        self.inline = inline
+        if not inline and (self.judge is not None or self.drift_budget or self.capability is not None):
+            raise ValueError("inline=False samples nothing here: judge, drift budget and "
+                             "capability belong to the watcher (vdbench sample --watch)")
+        self.saved: list[int] = []  # inline=False: scheduled steps handed to the Trainer to save
         self.breaches: list[BudgetBreach] = []  # recorded by this process (new ones only)
         self.stop_step: int | None = None  # the checkpoint training stopped at
         self._stop_wanted = False  # the budget was exceeded: stop at this step's end
@@ -138,6 +150,12 @@ class DriftCallback(TrainerCallback):
         self.schedule = checkpoint_schedule(total, every, eval_steps)
         if self._sync is None:
             self._sync = distributed.weights_are_sharded()
+        if not self.inline:
+            if distributed.is_main():
+                self._prepare_store()  # the run and its lineage, for the watcher to adopt
+            if state.global_step == 0 and 0 in self.schedule and args is not None:
+                self._save_start(model, processing_class, args)
+            return control
         already: set[int] = set()
         if distributed.is_main():
             self._prepare_store()
@@ -155,6 +173,11 @@ class DriftCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         step = state.global_step
+        if not self.inline:
+            if step in self.schedule and step not in self.saved:
+                control.should_save = True
+                self.saved.append(step)
+            return control
         if step in self.schedule:
             if self.save_checkpoints and step not in self.sampled and args is not None:
                 control.should_save = True
@@ -172,6 +195,8 @@ class DriftCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if not self.inline:  # the final model is saved with its trainer_state.json
+            return control
         # A run stopped early (or a schedule whose end step was never reached) still
         # gets its final state sampled.
         self._maybe_capture(state.global_step, model, processing_class, args)
@@ -183,6 +208,18 @@ class DriftCallback(TrainerCallback):
         return control
 
     # -- work --------------------------------------------------------------------------
+    def _save_start(self, model, processing_class, args) -> None:
+        """The model before training as ``output_dir/checkpoint-0`` (rank 0), written in a
+        sibling directory and renamed, its trainer_state.json last, so a watcher never sees
+        it half-written. An existing checkpoint-0 (a resumed run) is kept."""
+        from vdbench.watch import save_start_checkpoint
+
+        if distributed.is_main() and model is not None:
+            save_start_checkpoint(Path(args.output_dir), model, self.tokenizer or processing_class,
+                                  max_steps=self.total_steps or 0)
+        self.saved.append(0)
+        distributed.barrier()
+
     def _prepare_store(self) -> None:
         from vdbench.evalsets.stored import register_eval_set
 

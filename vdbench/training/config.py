@@ -205,6 +205,7 @@ class TrainRequest:
     trust_remote_code: bool = False
     dtype: str | None = None
     save_checkpoints: bool = False
+    inline_sampling: bool = True  # False: save checkpoints only; `vdbench sample --watch` samples
     reward_model: Path | None = None  # PPO: an existing reward model instead of training one
     quiet: bool = False
     report_to: tuple[str, ...] = ()  # transformers tracker integrations (tensorboard, wandb, …)

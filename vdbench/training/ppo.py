@@ -236,6 +236,8 @@ class PPOTrainer:
         """The policy (save_pretrained + tokenizer), its value head and the step history."""
         from safetensors.torch import save_file
 
+        from vdbench.watch import write_trainer_state
+
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             out = Path(output_dir)
@@ -246,6 +248,8 @@ class PPOTrainer:
             save_file({k: v.detach().cpu().contiguous() for k, v in unwrapped.value_head.state_dict().items()},
                       str(out / "value_head.safetensors"))
             (out / "ppo_history.json").write_text(json.dumps(self.history, indent=1), "utf-8")
+            # last, as a Trainer does: its presence says the directory is complete (vdbench.watch)
+            write_trainer_state(out, self.state.global_step, self.total_steps)
         self.accelerator.wait_for_everyone()
 
     # -- internals ---------------------------------------------------------------------

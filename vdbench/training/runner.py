@@ -162,7 +162,13 @@ def quiet_libraries() -> None:
 
 
 def _latest_trainer_checkpoint(output_dir: Path) -> str | None:
-    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    # checkpoint-0 (the start, saved for a watcher) holds no optimiser state to resume from,
+    # and one without trainer_state.json was cut off while being written
+    from vdbench.watch import read_state
+
+    found = [p for p in output_dir.glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and int(p.name.split("-")[-1]) > 0
+             and read_state(p) is not None]
     return str(max(found, key=lambda p: int(p.name.split("-")[-1]))) if found else None
 
 
@@ -207,6 +213,7 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
         total_steps=prep.total_steps, save_checkpoints=req.save_checkpoints,
         checkpoint_paths={0: str(prep.model_dir), prep.total_steps: str(prep.output_dir)},
         drift_budget=req.drift_budget, stop_on_budget=req.stop_on_budget,
+        inline=req.inline_sampling,
     )
     callbacks: list[TrainerCallback] = [ProgressCallback(progress, callback)] if progress else []
     callbacks.append(callback)
@@ -223,10 +230,13 @@ def run_training(prep: PreparedTraining, progress: ProgressFn | None = None) -> 
         "model": str(prep.model_dir), "output_dir": str(prep.output_dir),
         "eval_set": prep.eval_set.name, "total_steps": prep.total_steps, "schedule": prep.schedule,
         "checkpoints_stored": sorted(callback.stored),
+        "inline_sampling": req.inline_sampling,
+        "checkpoints_saved": sorted(callback.saved),
         "samples_stored": int(sum(callback.stored.values())),
         # steps a stop on the drift budget never reached are not "skipped"
-        "skipped_steps": sorted(s for s in set(prep.schedule) - set(callback.stored)
-                                if callback.stop_step is None or s <= callback.stop_step),
+        "skipped_steps": [] if not req.inline_sampling else sorted(
+            s for s in set(prep.schedule) - set(callback.stored)
+            if callback.stop_step is None or s <= callback.stop_step),
         "seconds": round(seconds, 2), "sampling_seconds": round(callback.seconds, 2),
         "sampling_share": round(callback.seconds / seconds, 4) if seconds else 0.0,
         "judge": req.judge, "metrics": metrics, "hparams": prep.run.hparams,
