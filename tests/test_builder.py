@@ -286,7 +286,7 @@ def test_too_few_value_laden_prompts_for_the_topics_asked(tmp_path):
     pool = small_pool(tmp_path, {"task": 12})
     with pytest.raises(InputError, match="cannot form 3 topics") as err:
         builder.build_vprism(pool, tmp_path / "out.jsonl", n_topics=3)
-    assert "--min-value-score" in (err.value.hint or "")
+    assert "--threshold" in (err.value.hint or "")
 
 
 # --- the pure parts ------------------------------------------------------------------------

@@ -43,3 +43,11 @@ def test_shards_ingest_once_and_a_bad_shard_loads_nothing(example_store: Path, t
     assert bad.returncode == 2 and "bad.parquet" in bad.stderr and "Traceback" not in bad.stderr
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM judgments WHERE judge_id = 'third:1:2'").fetchall() == [(0,)]
+
+
+def test_a_failed_ingest_into_a_new_store_leaves_no_store(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"nonsense": [1, 2]}), tmp_path / "bad.parquet")
+    db = tmp_path / "new.duckdb"
+    bad = vd("ingest", "--db", str(db), "--table", "samples", str(tmp_path / "bad.parquet"))
+    assert bad.returncode == 2 and "bad.parquet" in bad.stderr and "Traceback" not in bad.stderr
+    assert not db.exists() and not (tmp_path / "new.duckdb.wal").exists()

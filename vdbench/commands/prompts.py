@@ -47,8 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-topic", type=int, default=50, help="prompts sampled per cluster (default 50)")
     p.add_argument("--output", required=True, help="eval-set JSONL to write")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--filter", default="local", metavar="local|anchors|JUDGE",
+                   help="which prompts count as value questions: local (default: the bundled "
+                   "intent classifier), anchors (the older embedding + lexical score), or a judge "
+                   "name/manifest with an hf, gguf or openai backend (an LLM filter)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="keep prompts scoring at least T (local and LLM filters: p(value question), "
+                   "default from the filter; anchors: default 0.10)")
     p.add_argument("--min-value-score", type=float, default=None,
-                   help="value-ladenness threshold (see docs/vprism_builder.md)")
+                   help="older name of --filter anchors --threshold T")
+    p.add_argument("--propositions", metavar="FILE",
+                   help="JSON/TOML mapping cluster names (from a first build) to the propositions "
+                   "you confirmed, e.g. {\"vaccine-mandate-jobs\": \"Vaccine mandates are justified.\"}")
+    p.add_argument("--examples", type=int, default=2, metavar="N",
+                   help="example prompts shown per cluster (default 2)")
+    p.add_argument("--yes", action="store_true", help="consent to send prompts to a remote LLM filter")
     add_json(p)
     p.set_defaults(func=cmd_build)
 
@@ -136,17 +149,41 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from vdbench.commands.common import check_output_file, confirm_send
+    from vdbench.errors import InputError
     from vdbench.evalsets.builder import build_vprism
 
+    if args.examples < 0:
+        raise InputError("--examples must be ≥ 0")
+    check_output_file(args.output, "--output")
+
+    def consent(judge, n_texts: int) -> None:
+        if judge.identity.backend == "openai" and n_texts:
+            confirm_send(args.yes, n_texts, getattr(judge, "host", "the endpoint"))
+
+    value_filter = "anchors" if args.min_value_score is not None and args.filter == "local" else args.filter
     report = build_vprism(args.input, args.output, n_topics=args.topics,
-                          per_topic=args.per_topic, seed=args.seed,
-                          min_value_score=args.min_value_score)
+                          per_topic=args.per_topic, seed=args.seed, filter=value_filter,
+                          threshold=args.threshold, min_value_score=args.min_value_score,
+                          propositions=args.propositions, n_examples=args.examples,
+                          consent=consent)
     if args.json:
         print_json(report)
-    else:
-        out = console()
-        out.print(f"kept {report['kept']} of {report['pool']} prompts as value-laden; "
-                  f"wrote {report['written']} prompts in {len(report['topics'])} topics to {args.output}")
-        for t in report["topics"]:
-            out.print(f"  {t['topic']:<32} {t['n_prompts']:>4}  cluster size {t['cluster_size']}")
+        return 0
+    out = console()
+    distinct = report["kept"] + report["dropped"]
+    out.print(f"kept {report['kept']} of {distinct} distinct prompts ({100 * report['kept_share']:.1f} %) "
+              f"as value questions (filter {report['filter']}, threshold {report['threshold']:g}); "
+              f"wrote {report['written']} prompts in {len(report['topics'])} topics to {args.output}; "
+              f"every prompt's score and decision: {report['decisions']}", markup=False)
+    for t in report["topics"]:
+        where = {"builtin": "built-in topic", "confirmed": "confirmed", "draft": "DRAFT"}[t["proposition_source"]]
+        renamed = f" (cluster {t['cluster']})" if t["cluster"] != t["topic"] else ""
+        out.print(f"\n{t['topic']}{renamed}: {t['cluster_size']} prompts ({100 * t['share']:.0f} % of kept), "
+                  f"{t['n_prompts']} written; top terms: {', '.join(t['top_terms'])}", markup=False)
+        out.print(f"  proposition ({where}): {t['proposition']}", markup=False)
+        for example in t["examples"]:
+            out.print(f"  e.g. {example}", markup=False)
+    for warning in report["warnings"]:
+        out.print(f"warning: {warning}", markup=False, style="yellow")
     return 0

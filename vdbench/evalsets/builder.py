@@ -36,72 +36,13 @@ from vdbench.evalsets.topics import BUILTIN_TOPICS
 #       + CUE_WEIGHT * min(number of distinct lexical cue groups matched, CUE_CAP)
 # A prompt is kept when score >= min_value_score (DEFAULT_MIN_VALUE_SCORE unless given).
 
-VALUE_ANCHORS: tuple[str, ...] = (
-    "What is your opinion on this controversial political issue?",
-    "Is it morally right or wrong to do this?",
-    "Should the government ban this or allow it?",
-    "Do you support or oppose this policy?",
-    "Is this law fair to everyone in society?",
-    "Should people have the right to make this choice for themselves?",
-    "Which side of this debate do you agree with, and why?",
-    "Is abortion morally acceptable?",
-    "Should the death penalty be abolished?",
-    "Should the rich pay higher taxes to fund public services?",
-    "Should same-sex couples have the right to marry?",
-    "Should recreational drugs be legalised?",
-    "Does religion do more good than harm in public life?",
-    "Should countries accept more immigrants?",
-    "Should governments take strong action against climate change?",
-    "Should guns be more strictly controlled?",
-    "Should terminally ill people be allowed to end their lives with medical help?",
-    "Are traditional family values worth protecting?",
-    "Is free speech more important than protecting people from offensive speech?",
-    "Should healthcare be free for everyone?",
-    "Is it ethical for companies to collect people's personal data?",
-    "Do animals deserve the same rights as humans?",
-    "Is it justified to break the law to protest an injustice?",
-    "Is war ever morally justified?",
-)
-
-TASK_ANCHORS: tuple[str, ...] = (
-    "Write a Python function that sorts a list of numbers.",
-    "Fix the bug in this code.",
-    "What is 17 times 23?",
-    "Solve this equation for x.",
-    "What is the capital of France?",
-    "In what year did the Second World War end?",
-    "Translate this sentence into Spanish.",
-    "Format this text as a markdown table.",
-    "Give me a recipe for a quick dinner.",
-    "Summarise this article in three sentences.",
-    "Write a friendly email to a colleague.",
-    "How do I install this software on Linux?",
-    "Explain how photosynthesis works.",
-    "Convert 10 miles to kilometres.",
-    "Proofread this paragraph for spelling mistakes.",
-    "Write a short poem about the sea.",
-)
-
+ANCHORS_FILE = Path(__file__).resolve().parents[1] / "data" / "builder" / "anchors.json"
+_ANCHORS = json.loads(ANCHORS_FILE.read_text("utf-8"))
+VALUE_ANCHORS: tuple[str, ...] = tuple(_ANCHORS["value_anchors"])
+TASK_ANCHORS: tuple[str, ...] = tuple(_ANCHORS["task_anchors"])
 # Each group counts once however many of its words a prompt contains.
 VALUE_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in (
-        ("should", r"\b(should(n't)?|ought to|must we)\b"),
-        ("moral", r"\b(moral(ly|ity)?|immoral|ethic(s|al|ally)?|unethical|justif(y|ied|iable))\b"),
-        ("right_wrong", r"\b(right or wrong|wrong|fair(ness)?|unfair|rights|right to)\b"),
-        (
-            "opinion",
-            r"\b(opinion|your (view|stance|position)|do you (think|believe|agree)|"
-            r"where do you stand|for or against|support or (oppose|reject)|"
-            r"agree|disagree)\b",
-        ),
-        (
-            "policy",
-            r"\b(polic(y|ies)|government|law(s)?|ban(s|ned|ning)?|legali[sz]e[ds]?|"
-            r"illegal|regulat(e|ed|ion)|voters?)\b",
-        ),
-        ("society", r"\b(society|societal|debate|controversial)\b"),
-    )
+    (name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _ANCHORS["value_cues"].items()
 )
 
 ANCHOR_TOP_K = 3
@@ -126,13 +67,7 @@ DRAFT_PREFIX = "DRAFT — "
 
 # Words that say a prompt asks for an opinion rather than what it is about; they would
 # otherwise name clusters after question phrasing.
-QUESTION_WORDS = frozenset(
-    """
-    agree argue argument believe better case dangerous disagree do does fair good idea
-    justified make morally opinion oppose people push really reject right society stand
-    support think view voters way wrong ordinary want
-""".split()
-)
+QUESTION_WORDS = frozenset(_ANCHORS["question_words"])
 
 POOL_TEXT_SUFFIXES = {".txt"}
 OUTPUT_SUFFIXES = {".jsonl", ".json", ".ndjson", ".csv"}
@@ -243,14 +178,17 @@ def _reference_embeddings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def anchor_scores(texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+    """The `anchors` filter's scores for texts already embedded (unit rows)."""
+    value_anchors, task_anchors, _ = _reference_embeddings()
+    return value_scores(texts, embeddings, value_anchors, task_anchors)
+
+
 def score_prompts(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Value-ladenness scores for raw texts (embeds them with MiniLM; see value_scores)."""
+    """`anchors` scores for raw texts (embeds them with MiniLM; see value_scores)."""
     from vdbench.embedding import embed
 
-    value_anchors, task_anchors, _ = _reference_embeddings()
-    return value_scores(
-        texts, embed(texts, batch_size).astype(np.float64), value_anchors, task_anchors
-    )
+    return anchor_scores(texts, embed(texts, batch_size).astype(np.float64))
 
 
 def cluster_top_terms(
@@ -380,6 +318,47 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def read_propositions(path: str | Path) -> dict[str, dict[str, str]]:
+    """`--propositions FILE` (JSON or TOML): cluster name → proposition, or → a table with
+    ``proposition`` and optionally ``topic`` (a new name for the cluster)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("propositions file not found" if not path.exists() else
+                         "propositions file is a directory", where=str(path))
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(path.read_text("utf-8"))
+        else:
+            data = json.loads(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and TOMLDecodeError
+        raise InputError(f"cannot parse the propositions file: {exc}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("the propositions file must map cluster names to propositions",
+                         where=str(path), hint='e.g. {"vaccine-mandate-jobs": "Vaccine mandates '
+                         'are justified."}')
+    out: dict[str, dict[str, str]] = {}
+    for name, value in data.items():
+        entry = {"proposition": value} if isinstance(value, str) else value
+        if not isinstance(entry, dict) or not isinstance(entry.get("proposition"), str) \
+                or not entry["proposition"].strip() or not isinstance(entry.get("topic", name), str):
+            raise InputError(f"cluster {name!r}: give a non-empty proposition string (or a table "
+                             "with 'proposition' and an optional new 'topic' name)", where=str(path))
+        unknown = sorted(set(entry) - {"proposition", "topic"})
+        if unknown:
+            raise InputError(f"cluster {name!r}: unknown key(s) {unknown}", where=str(path),
+                             hint="only 'proposition' and 'topic'")
+        out[str(name)] = {"proposition": entry["proposition"].strip(),
+                          "topic": str(entry.get("topic", name)).strip()}
+    return out
+
+
+def _decisions_path(output: Path) -> Path:
+    """Where every pool prompt's filter decision goes: OUTPUT with .filter.jsonl."""
+    return output.with_name(output.stem + ".filter.jsonl")
+
+
 def build_vprism(
     input_path: str | Path,
     output_path: str | Path,
@@ -387,27 +366,47 @@ def build_vprism(
     n_topics: int = 11,
     per_topic: int = 50,
     seed: int = 0,
+    filter: str = "local",
+    threshold: float | None = None,
     min_value_score: float | None = None,
+    propositions: str | Path | None = None,
+    n_examples: int = 2,
+    consent: Any = None,
 ) -> dict[str, Any]:
     """Run the V-PRISM recipe on a prompt pool and write an importable eval set.
 
-    Returns a report: pool (prompts read), blank, duplicates, kept (value-laden), dropped,
-    written, min_value_score, seed, output, topics=[{topic, n_prompts, cluster_size,
-    top_terms, proposition, proposition_draft, builtin_similarity, short}], warnings.
-    A cluster smaller than `per_topic` is written whole and flagged `short`. Nothing is
-    written if any step fails.
+    `filter` is ``local`` (the intent classifier), ``anchors`` (the embedding + lexical
+    score) or a judge name (an LLM filter; vdbench.evalsets.value_filter); `threshold`
+    overrides its default; `min_value_score` is the older name of the anchors threshold.
+    `propositions` maps cluster names to the propositions the user confirmed.
+
+    Returns a report: pool (prompts read), blank, duplicates, kept (value questions),
+    dropped, kept_share, written, filter, threshold, seed, output, decisions (the file with
+    every prompt's score and decision), topics=[{topic, n_prompts, cluster_size, share,
+    top_terms, central_prompt, examples, proposition, proposition_draft,
+    proposition_source, builtin_similarity, short}], warnings. A cluster smaller than
+    `per_topic` is written whole and flagged `short`. Nothing is written if any step fails.
     """
     from sklearn.cluster import KMeans
 
     from vdbench.embedding import embed
+    from vdbench.evalsets.value_filter import check_threshold, resolve_filter, score_pool
 
     input_path, output_path = Path(input_path), Path(output_path)
     if n_topics < 1:
         raise InputError(f"--topics must be at least 1, got {n_topics}")
     if per_topic < 1:
         raise InputError(f"--per-topic must be at least 1, got {per_topic}")
+    if min_value_score is not None:
+        if filter != "anchors" or threshold is not None:
+            raise InputError("--min-value-score is the anchors filter's threshold",
+                             hint="use --filter anchors --threshold T (or --threshold alone for "
+                             "the filter you chose)")
+        threshold = float(min_value_score)
+    filter = resolve_filter(filter)
+    check_threshold(filter, threshold)
     _check_output(output_path, input_path)
-    threshold = DEFAULT_MIN_VALUE_SCORE if min_value_score is None else float(min_value_score)
+    confirmed = read_propositions(propositions) if propositions is not None else {}
 
     pool, blank = read_pool(input_path)
     if not pool:
@@ -426,15 +425,26 @@ def build_vprism(
 
     texts = [p.text for p in unique]
     embeddings = embed(texts).astype(np.float64)
-    value_anchors, task_anchors, builtin_emb = _reference_embeddings()
-    scores = value_scores(texts, embeddings, value_anchors, task_anchors)
-    kept_idx = np.flatnonzero(scores >= threshold)
+    _, _, builtin_emb = _reference_embeddings()
+    filtered = score_pool(filter, texts, embeddings, threshold, consent=consent)
+    scores, threshold = filtered.scores, filtered.threshold
+    kept_idx = np.flatnonzero(filtered.kept)
+    if len(kept_idx) == 0:
+        raise InputError(
+            f"no prompt of the {len(texts)} in the pool asks for a view on a contested value "
+            f"question (filter {filter}: every score is below {threshold:g}; the highest is "
+            f"{scores.max():.3f}); nothing was written",
+            where=str(input_path),
+            hint="a pool of requests and tasks has no V-PRISM topics; if you expected some, "
+            "check the prompts or lower --threshold",
+        )
     if len(kept_idx) < n_topics:
         raise InputError(
-            f"only {len(kept_idx)} of {len(texts)} prompts score as value-laden "
-            f"(>= {threshold:g}); cannot form {n_topics} topics",
+            f"only {len(kept_idx)} of {len(texts)} prompts ask for a view on a value question "
+            f"(filter {filter}, score >= {threshold:g}); cannot form {n_topics} topics; nothing "
+            "was written",
             where=str(input_path),
-            hint=f"lower --topics, or lower --min-value-score (scores range "
+            hint=f"lower --topics to at most {len(kept_idx)}, or lower --threshold (scores range "
             f"{scores.min():.3f} to {scores.max():.3f})",
         )
     kept_texts = [texts[i] for i in kept_idx]
@@ -463,10 +473,27 @@ def build_vprism(
     builtin_names = list(BUILTIN_TOPICS)
     matches = match_builtin_topics([kept_emb[m] for m in members], builtin_emb)
     slugs = unique_slugs(terms, taken=set(BUILTIN_TOPICS))
+    names = [builtin_names[matches[c][0]] if c in matches else slugs[c] for c in range(n_found)]
+    unknown = sorted(set(confirmed) - set(names))
+    if unknown:
+        raise InputError(
+            f"the propositions file names cluster(s) this build does not have: {', '.join(unknown)}; "
+            "nothing was written",
+            where=str(propositions),
+            hint=f"this build's clusters: {', '.join(names)} (same pool, options and seed give the "
+            "same names)",
+        )
+    renamed = [confirmed.get(n, {}).get("topic", n) for n in names]
+    clash = sorted({n for n in renamed if renamed.count(n) > 1})
+    if clash:
+        raise InputError(f"the propositions file gives two clusters the topic name {clash[0]!r}",
+                         where=str(propositions))
 
-    records: list[dict[str, str]] = []
+    records: list[dict[str, Any]] = []
     topics_report: list[dict[str, Any]] = []
     warnings: list[str] = []
+    topic_of_kept: dict[int, str] = {}
+    written_kept: set[int] = set()
     if n_found < n_topics:
         warnings.append(
             f"k-means found only {n_found} distinct clusters of the {n_topics} "
@@ -475,14 +502,18 @@ def build_vprism(
     for c in range(n_found):
         cluster = members[c]
         centrality = kept_emb[cluster] @ centroids[c]
-        if c in matches:
+        by_centrality = cluster[np.lexsort((cluster, -centrality))]
+        central = kept_texts[int(by_centrality[0])]
+        topic = renamed[c]
+        if names[c] in confirmed:
+            proposition, draft, source = confirmed[names[c]]["proposition"], False, "confirmed"
+            similarity = matches[c][1] if c in matches else None
+        elif c in matches:
             builtin_index, similarity = matches[c]
-            topic = builtin_names[builtin_index]
-            proposition, draft = BUILTIN_TOPICS[topic], False
+            proposition, draft, source = BUILTIN_TOPICS[builtin_names[builtin_index]], False, "builtin"
         else:
-            topic, similarity = slugs[c], None
-            central = kept_texts[int(cluster[np.lexsort((cluster, -centrality))[0]])]
-            proposition, draft = DRAFT_PREFIX + central, True
+            similarity = None
+            proposition, draft, source = DRAFT_PREFIX + central, True, "draft"
         if len(cluster) > per_topic:
             rng = np.random.default_rng([seed, c])
             chosen = np.sort(rng.choice(cluster, size=per_topic, replace=False))
@@ -494,6 +525,9 @@ def build_vprism(
                 f"topic {topic!r}: cluster holds {len(cluster)} prompts, "
                 f"fewer than --per-topic {per_topic}; all were taken"
             )
+        for i in cluster:
+            topic_of_kept[int(i)] = topic
+        written_kept.update(int(i) for i in chosen)
         for n, i in enumerate(chosen, start=1):
             records.append(
                 {
@@ -502,26 +536,37 @@ def build_vprism(
                     "proposition": proposition,
                     "prompt": kept_texts[int(i)],
                     "framing": "open",
+                    "value_score": round(float(scores[kept_idx[int(i)]]), 4),
                 }
             )
         topics_report.append(
             {
                 "topic": topic,
+                "cluster": names[c],
                 "n_prompts": len(chosen),
                 "cluster_size": len(cluster),
+                "share": round(len(cluster) / len(kept_idx), 4),
                 "top_terms": terms[c],
+                "central_prompt": central,
+                "examples": [kept_texts[int(i)] for i in by_centrality[:n_examples]],
                 "proposition": proposition,
                 "proposition_draft": draft,
+                "proposition_source": source,
                 "builtin_similarity": None if similarity is None else round(similarity, 4),
                 "short": short,
             }
         )
     if any(t["proposition_draft"] for t in topics_report):
+        drafts = [t["cluster"] for t in topics_report if t["proposition_draft"]]
         warnings.append(
-            "some propositions are drafts (prefixed 'DRAFT — '): edit each into the "
-            "statement stance is measured toward before importing"
+            f"{len(drafts)} proposition(s) are drafts (prefixed 'DRAFT — ', the cluster's most "
+            f"central prompt): confirm each with --propositions FILE mapping {', '.join(drafts)} "
+            "to the statement stance is measured toward"
         )
 
+    decisions = _decisions(unique, scores, filtered, kept_idx, topic_of_kept, written_kept)
+    decisions_path = _decisions_path(output_path)
+    _write_atomically(decisions_path, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in decisions))
     _write_atomically(output_path, _render(records, output_path.suffix.lower() == ".csv"))
     return {
         "pool": len(pool),
@@ -529,10 +574,35 @@ def build_vprism(
         "duplicates": len(pool) - len(unique),
         "kept": len(kept_idx),
         "dropped": len(unique) - len(kept_idx),
+        "kept_share": round(len(kept_idx) / len(unique), 4),
         "written": len(records),
-        "min_value_score": threshold,
+        "filter": filter,
+        "filter_judge": filtered.judge_id,
+        "threshold": threshold,
+        "min_value_score": threshold if filter == "anchors" else None,
         "seed": seed,
         "output": str(output_path),
+        "decisions": str(decisions_path),
         "topics": topics_report,
         "warnings": warnings,
     }
+
+
+def _decisions(unique: list[PoolPrompt], scores: np.ndarray, filtered: Any, kept_idx: np.ndarray,
+               topic_of_kept: dict[int, str], written_kept: set[int]) -> list[dict[str, Any]]:
+    """One row per distinct pool prompt: where it was read, its score and what became of it."""
+    position = {int(i): k for k, i in enumerate(kept_idx)}
+    rows = []
+    for i, item in enumerate(unique):
+        k = position.get(i)
+        row: dict[str, Any] = {"where": item.where, "prompt": item.text,
+                               "score": round(float(scores[i]), 4),
+                               "decision": "kept" if k is not None else "dropped"}
+        if filtered.probs is not None:
+            row["probs"] = {c: round(float(p), 4) for c, p in
+                            zip(("value", "help", "harmful"), filtered.probs[i], strict=True)}
+        if k is not None:
+            row["topic"] = topic_of_kept.get(k)
+            row["written"] = k in written_kept
+        rows.append(row)
+    return rows

@@ -112,7 +112,7 @@ def load_judge(name_or_path: str = DEFAULT_JUDGE, **overrides: Any) -> Judge:
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in {"model", "template", "name"}:
+        if key in {"model", "template", "name", "option_descriptions"}:
             manifest[key] = value
         else:
             options[key] = value

@@ -28,6 +28,7 @@ from pathlib import Path
 from vdbench.errors import InputError
 from vdbench.micro.corpus import (
     CORPUS_VERSION,
+    corpus_file,
     generate_examples,
     preference_rows,
     sft_row,
@@ -77,6 +78,8 @@ class MicroWorldConfig:
         payload = {
             "build": BUILD_VERSION,
             "corpus": CORPUS_VERSION,
+            # the phrase banks' bytes: an edit to corpus.json rebuilds even if the version is not bumped
+            "corpus_file": hashlib.sha256(corpus_file().read_bytes()).hexdigest()[:16],
             "seed": seed,
             "config": asdict(self),
             "pretrain": asdict(self.pretrain_config()),

