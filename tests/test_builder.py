@@ -283,7 +283,7 @@ def test_bad_options_are_refused_before_any_work(tmp_path, kwargs, output, messa
 
 
 def test_too_few_value_laden_prompts_for_the_topics_asked(tmp_path):
-    pool = small_pool(tmp_path, {"task": 12})
+    pool = small_pool(tmp_path, {"task": 12, "guns": 2})
     with pytest.raises(InputError, match="cannot form 3 topics") as err:
         builder.build_vprism(pool, tmp_path / "out.jsonl", n_topics=3)
     assert "--threshold" in (err.value.hint or "")
