@@ -105,7 +105,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.watch is not None:
         return _cmd_watch(args, store, shard, capability)
     _check_not_watching(args)
-    args.stage, args.algorithm = args.stage or "external", args.algorithm or "none"
+    existing = _existing_run(store, args.run)  # a rerun need not repeat the labels
+    args.stage = args.stage or (existing[0] if existing else "external")
+    args.algorithm = args.algorithm or (existing[1] if existing else "none")
     checkpoints = discover_checkpoints(args.checkpoint, args.steps, args.total_steps)
     if args.judge is not None:
         from vdbench.judges.registry import find_manifest, read_manifest

@@ -3,13 +3,14 @@
 Three filters, each giving a score per prompt and keeping those at or above a threshold:
 
 - ``local`` (default): the trained intent classifier (vdbench.evalsets.intent), score =
-  p(value); the threshold defaults to the one chosen on its dev prompts (intent.json).
+  p(value); the threshold defaults to the one cross-validation chose (intent.json).
 - ``anchors``: the earlier embedding + lexical score (similarity margin to value vs task
   anchor sentences plus a cue bonus; vdbench/data/builder/anchors.json). It cannot tell a
   harmful request from a value question; kept for comparison.
 - a judge name or manifest (``hf``, ``gguf`` or ``openai`` backend): the judge's own
-  backend reads vdbench/data/builder/llm_filter.json's template with its usual letter-logit
-  scoring; score = p("yes, it asks for a view"). Texts for a remote endpoint need consent.
+  backend reads vdbench/data/builder/llm_filter_template.txt (options and wording in
+  llm_filter.json) with its usual letter-logit scoring; score = p("yes, it asks for a
+  view"). Texts for a remote endpoint need consent.
 """
 
 from __future__ import annotations
