@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from vdbench.cli import main
 from vdbench.store import Store
 from vdbench.watch import ReadinessTracker, watch, weights_present, write_trainer_state

@@ -191,7 +191,7 @@ def sample_checkpoints(
     from vdbench.training.models import check_model_dir, load_model_and_tokenizer
 
     require_engine(engine)
-    if engine == "vllm" and getattr(cfg, "capability", ()):
+    if engine == "vllm" and getattr(cfg, "capability", None):
         raise InputError("--capability scores log-likelihoods through the HF model: it needs "
                          "--engine hf", hint="sample with vLLM, then run vdbench capability run")
     from vdbench.training.runner import quiet_libraries
