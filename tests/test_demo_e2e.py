@@ -76,7 +76,7 @@ def test_quick_demo_store_holds_each_sample_once_judged(quick_demo) -> None:
     counts = _counts(db)
     assert counts["runs"] == len(STAGES)
     assert counts["samples"] == counts["distinct"] == counts["judgments"] > 0
-    assert counts["pairs"] == 200  # two audited sets of 100 pairs
+    assert counts["pairs"] == 120  # two audited sets of 60 pairs
 
 
 def test_quick_demo_rerun_reuses_everything(quick_demo) -> None:
