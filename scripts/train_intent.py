@@ -43,7 +43,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from benchmarks.hh_prompts import LABELS_FILE, first_turns, labels_with_split  # noqa: E402
-from vdbench.evalsets.intent import CLASSES, INTENT_DIR, MAX_LENGTH, class_head, mean_pooled  # noqa: E402
+from vdbench.evalsets.intent import CLASSES, INTENT_DIR, MAX_LENGTH, mean_pooled  # noqa: E402
+from vdbench.judges.crossenc import linear_head  # noqa: E402
 
 WRITTEN = ROOT / "scripts" / "data" / "intent_written.jsonl"
 LORA_TARGETS = ["query", "key", "value", "dense"]
@@ -140,7 +141,7 @@ def train_model(texts: list[str], ys: list[int], args, log_prefix: str = ""):
     config = LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=args.rank, lora_alpha=2 * args.rank,
                         lora_dropout=0.1, target_modules=LORA_TARGETS)
     model = get_peft_model(base, config)
-    head = class_head(hidden=base.config.hidden_size)
+    head = linear_head(hidden=base.config.hidden_size, classes=len(CLASSES))
     dropout = torch.nn.Dropout(0.1)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) + sum(
         p.numel() for p in head.parameters())

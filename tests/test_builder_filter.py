@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_builder import POOL, pool_rows
+from tests.test_builder import POOL, one_torch_thread, pool_rows  # noqa: F401 (autouse fixture)
 from tests.test_judge_hf_gguf import write_manifest
 from vdbench.cli import main
 from vdbench.errors import InputError
@@ -17,16 +17,6 @@ from vdbench.evalsets import builder
 from vdbench.evalsets.value_filter import precision_recall
 
 TASKS = [r["prompt"] for r in pool_rows() if r["theme"] == "task"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _pool(path: Path, prompts: list[str]) -> Path:
@@ -208,3 +198,21 @@ def test_the_local_filter_on_hand_labelled_real_prompts():
     scored = score_pool("local", texts, embed(texts).astype(np.float64), None)
     fig = precision_recall(scored.kept, np.array([lab == "value" for _, lab in rows]), n_boot=200)
     assert fig["precision"]["value"] >= 0.80 and fig["recall"]["value"] >= 0.45, fig
+
+
+def test_an_adapter_that_does_not_fit_the_encoder_is_refused(tmp_path):
+    """peft only warns when an adapter's weights are missing (the plain encoder would then
+    score silently); the loader shared with the xstance judge refuses it."""
+    import shutil
+
+    from safetensors.numpy import save_file
+
+    from vdbench.errors import JudgeError
+    from vdbench.evalsets.intent import INTENT_DIR, IntentClassifier
+
+    broken = tmp_path / "intent"
+    shutil.copytree(INTENT_DIR, broken)
+    save_file({}, str(broken / "adapter" / "adapter_model.safetensors"))
+    with pytest.raises(JudgeError, match="does not fit the encoder") as err:
+        IntentClassifier(broken).predict(["Is the death penalty just?"])
+    assert "train_intent.py" in (err.value.hint or "")

@@ -53,15 +53,23 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return runs
 
 
-def require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
+def find_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict | None:
+    """The run's identity and lineage, or None when the store has no such run."""
     row = con.execute("SELECT run_id, stage, algorithm, parent_run, parent_step, eval_set, "
                       "hparams, seed FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
+        return None
+    keys = ("run_id", "stage", "algorithm", "parent_run", "parent_step", "eval_set", "hparams", "seed")
+    return dict(zip(keys, row, strict=True))
+
+
+def require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
+    run = find_run(con, run_id)
+    if run is None:
         known = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall()]
         raise InputError(f"no run named {run_id!r} in the store",
                          hint=f"known runs: {', '.join(known) or '(none)'}")
-    keys = ("run_id", "stage", "algorithm", "parent_run", "parent_step", "eval_set", "hparams", "seed")
-    return dict(zip(keys, row, strict=True))
+    return run
 
 
 def checkpoints(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:

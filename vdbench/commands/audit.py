@@ -238,7 +238,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from vdbench.audit.pipeline import AuditOptions, list_datasets, run_audit
     from vdbench.audit.report import check_min_confidence
     from vdbench.audit.topics import DEFAULT_THRESHOLD
-    from vdbench.errors import InputError, VdbenchError
+    from vdbench.commands.common import no_store_left_on_refusal
+    from vdbench.errors import InputError
     from vdbench.store import Store
 
     if not args.db:
@@ -281,14 +282,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         bins=args.bins,
         min_confidence=args.min_confidence,
     )
-    created = not store.path.exists()
-    try:
+    with no_store_left_on_refusal(store.path):  # refused input leaves no empty store behind
         report = run_audit(store, opts, log=_logger(args.quiet))
-    except VdbenchError:
-        if created:  # refused input leaves no empty store behind: nothing was written
-            for leftover in (store.path, store.path.with_name(store.path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-        raise
     if args.json:
         print_json(report)
     else:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -56,6 +59,32 @@ def confirm_send(yes: bool, n_send: int, host: str) -> None:
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise InputError("not confirmed; nothing was sent")
+
+
+def consent_to_send(judge: Any, n_texts: int, yes: bool) -> None:
+    """Texts for a remote (openai-backend) judge need consent first; local judges need none."""
+    if judge.identity.backend == "openai" and n_texts:
+        confirm_send(yes, n_texts, getattr(judge, "host", "the endpoint"))
+
+
+@contextmanager
+def no_store_left_on_refusal(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A store this command creates is removed again when the command is refused
+    (a VdbenchError: bad input, caught before or inside one transaction, so the new file
+    holds an empty schema only). An existing store is never touched."""
+    from pathlib import Path
+
+    from vdbench.errors import VdbenchError
+
+    db = Path(path)
+    created = not db.exists()
+    try:
+        yield
+    except VdbenchError:
+        if created:
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
 
 
 def check_output_file(path: str, option: str) -> None:

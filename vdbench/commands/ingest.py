@@ -59,17 +59,12 @@ def _shard_dir_batches(dirs: list[str]) -> list[tuple[str, list[Path]]]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest; a store this call created is removed again when the ingest fails (the
-    ingest is one transaction, so the new file would hold an empty schema only)."""
-    db = Path(args.db)
-    created = not db.exists()
-    try:
+    """Ingest; a store this call created is removed again when the ingest is refused (it
+    is one transaction, so the new file would hold an empty schema only)."""
+    from vdbench.commands.common import no_store_left_on_refusal
+
+    with no_store_left_on_refusal(args.db):
         return _ingest(args)
-    except BaseException:
-        if created:
-            for leftover in (db, db.with_name(db.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-        raise
 
 
 def _ingest(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vdbench.commands.common import add_json, console, print_json
+from vdbench.commands.common import add_json, consent_to_send, console, print_json
 from vdbench.judge_health import DEFAULT_MIN_CONFIDENCE
 from vdbench.judges.registry import DEFAULT_JUDGE
 
@@ -170,7 +170,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     rows, items = read_score_input(args.input)
     judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
                        chat_template=args.chat_template)
-    _consent(judge, len(items), args.yes)
+    consent_to_send(judge, len(items), args.yes)
     start = time.perf_counter()
     scores = judge.score(items)
     elapsed = time.perf_counter() - start
@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if judge.identity.backend == "openai":
         from vdbench.judgments import unjudged_samples
 
-        _consent(judge, len(unjudged_samples(Store(args.db), args.run, judge.identity.judge_id)), args.yes)
+        consent_to_send(judge, len(unjudged_samples(Store(args.db), args.run, judge.identity.judge_id)), args.yes)
     if shard is not None:
         summary = judge_shard(shard, Store(args.db), args.run, judge, chunk=args.chunk)
         if args.json:
@@ -241,14 +241,6 @@ def _topic_warnings(judge, items) -> list[str]:
             "separates support from oppose at chance (macro-F1 0.52 on topics it never saw, "
             "`vdbench judge eval --input unseen`). Use --judge xstance (0.78 there) or an hf/gguf "
             "judge for new topics, and check it with `vdbench judge eval` on labelled answers."]
-
-
-def _consent(judge, n_texts: int, yes: bool) -> None:
-    """Texts for a remote endpoint need consent first (nothing is sent without it)."""
-    if judge.identity.backend == "openai" and n_texts:
-        from vdbench.commands.common import confirm_send
-
-        confirm_send(yes, n_texts, getattr(judge, "host", "the endpoint"))
 
 
 def _calibrated(db: str, judge_id: str, scores: list) -> list:
@@ -294,7 +286,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     judge = load_judge(args.judge, model=args.model, batch_size=args.batch_size,
                        chat_template=args.chat_template)
-    _consent(judge, sum(len(s.items) for s in sets), args.yes)
+    consent_to_send(judge, sum(len(s.items) for s in sets), args.yes)
     results = [_evaluate(judge, s, args) for s in sets]
     payload = {"judge": judge.identity.judge_id, "sets": [r for r, _ in results]}
     if len(results) > 1:

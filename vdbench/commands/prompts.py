@@ -149,7 +149,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from vdbench.commands.common import check_output_file, confirm_send
+    from vdbench.commands.common import check_output_file, consent_to_send
     from vdbench.errors import InputError
     from vdbench.evalsets.builder import build_vprism
 
@@ -158,8 +158,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_output_file(args.output, "--output")
 
     def consent(judge, n_texts: int) -> None:
-        if judge.identity.backend == "openai" and n_texts:
-            confirm_send(args.yes, n_texts, getattr(judge, "host", "the endpoint"))
+        consent_to_send(judge, n_texts, args.yes)
 
     value_filter = "anchors" if args.min_value_score is not None and args.filter == "local" else args.filter
     report = build_vprism(args.input, args.output, n_topics=args.topics,

@@ -106,8 +106,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return _cmd_watch(args, store, shard, capability)
     _check_not_watching(args)
     existing = _existing_run(store, args.run)  # a rerun need not repeat the labels
-    args.stage = args.stage or (existing[0] if existing else "external")
-    args.algorithm = args.algorithm or (existing[1] if existing else "none")
+    args.stage = args.stage or (existing["stage"] if existing else "external")
+    args.algorithm = args.algorithm or (existing["algorithm"] if existing else "none")
     checkpoints = discover_checkpoints(args.checkpoint, args.steps, args.total_steps)
     if args.judge is not None:
         from vdbench.judges.registry import find_manifest, read_manifest
@@ -207,9 +207,10 @@ def _cmd_watch(args: argparse.Namespace, store, shard, capability: dict) -> int:
         """The run as stored by its trainer (`vdbench train --no-inline-sampling` registers
         it when training starts, possibly after the watcher), unless given here."""
         existing = _existing_run(store, args.run)
-        parent_run, parent_step = given_parent or ((existing[2], existing[3]) if existing else (None, None))
-        return RunSpec(run_id=args.run, stage=args.stage or (existing[0] if existing else "external"),
-                       algorithm=args.algorithm or (existing[1] if existing else "none"),
+        parent_run, parent_step = given_parent or ((existing["parent_run"], existing["parent_step"])
+                                                   if existing else (None, None))
+        return RunSpec(run_id=args.run, stage=args.stage or (existing["stage"] if existing else "external"),
+                       algorithm=args.algorithm or (existing["algorithm"] if existing else "none"),
                        model=str(out_dir.resolve()), parent_run=parent_run, parent_step=parent_step,
                        eval_set=eval_set.name, seed=args.seed,
                        hparams={"watched": str(out_dir.resolve()), "generation": cfg.gen_settings()})
@@ -245,11 +246,11 @@ def _cmd_watch(args: argparse.Namespace, store, shard, capability: dict) -> int:
     return 0
 
 
-def _existing_run(store, run_id: str):
-    """(stage, algorithm, parent_run, parent_step) of a stored run, or None."""
+def _existing_run(store, run_id: str) -> dict | None:
+    """The stored run's stage, algorithm and lineage (queries.find_run), or None."""
+    from vdbench.queries import find_run
+
     if not store.path.exists():
         return None
     with store.read() as con:
-        row = con.execute("SELECT stage, algorithm, parent_run, parent_step FROM runs "
-                          "WHERE run_id = ?", [run_id]).fetchone()
-    return tuple(row) if row else None
+        return find_run(con, run_id)

@@ -38,19 +38,6 @@ def mean_pooled(encoder: Any, batch: dict) -> Any:
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def class_head(arrays: dict | None = None, hidden: int = 384) -> Any:
-    """The 3-way intent head (torch Linear), from saved arrays when given."""
-    import torch
-
-    head = torch.nn.Linear(hidden, len(CLASSES))
-    if arrays is not None:
-        with torch.no_grad():
-            head.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
-            head.bias.copy_(torch.from_numpy(np.asarray(arrays["bias"], dtype=np.float32)))
-    head.eval()
-    return head
-
-
 def recipe(model_dir: Path = INTENT_DIR) -> dict[str, Any]:
     """intent.json: how the shipped weights were trained, their threshold and figures."""
     path = model_dir / "intent.json"
@@ -80,24 +67,15 @@ class IntentClassifier:
 
     def _load(self) -> Any:
         if self._model is None:
-            import warnings
-
-            from peft import PeftModel
             from safetensors.numpy import load_file
 
-            from vdbench.judges.crossenc import load_base_encoder
+            from vdbench.judges.crossenc import linear_head, merged_lora_encoder
 
-            tokenizer, base = load_base_encoder()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                model = PeftModel.from_pretrained(base, str(self.model_dir / "adapter")).merge_and_unload()
-            if any("missing adapter keys" in str(w.message) for w in caught):
-                raise InputError("the value-question filter's adapter does not fit the encoder "
-                                 "(missing LoRA weights)", where=str(self.model_dir / "adapter"),
-                                 hint="re-run `python scripts/train_intent.py`")
-            model.eval()
+            tokenizer, model = merged_lora_encoder(self.model_dir / "adapter",
+                                                   retrain="python scripts/train_intent.py")
             self._tokenizer = tokenizer
-            self._head = class_head(load_file(str(self.model_dir / "head.safetensors")))
+            self._head = linear_head(load_file(str(self.model_dir / "head.safetensors")),
+                                     classes=len(CLASSES))
             self._model = model
         return self._model
 

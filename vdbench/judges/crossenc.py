@@ -59,6 +59,25 @@ def load_base_encoder():
     return tokenizer, model
 
 
+def merged_lora_encoder(adapter_dir: Path, *, retrain: str):
+    """(tokenizer, encoder) of the bundled MiniLM with the LoRA adapter in `adapter_dir`
+    merged in, in eval mode. peft only warns when the adapter's weights do not fit the
+    encoder (and then the plain encoder would score silently): that is an error here."""
+    import warnings
+
+    from peft import PeftModel
+
+    tokenizer, base = load_base_encoder()
+    with warnings.catch_warnings(record=True) as caught:  # also quiets a merge deprecation
+        warnings.simplefilter("always")
+        model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    if any("missing adapter keys" in str(w.message) for w in caught):
+        raise JudgeError("the LoRA adapter does not fit the encoder (missing adapter weights)",
+                         where=str(adapter_dir), hint=f"re-run `{retrain}`")
+    model.eval()
+    return tokenizer, model
+
+
 def mean_pooled(encoder, batch: dict):
     """Mean of the last hidden states over the question + answer tokens (segment B).
 
@@ -127,16 +146,10 @@ class CrossEncoderJudge:
 
     def _load(self):
         if self._model is None:
-            import warnings
-
-            from peft import PeftModel
             from safetensors.numpy import load_file
 
-            tokenizer, base = load_base_encoder()
-            with warnings.catch_warnings():  # peft's merge trips a transformers deprecation
-                warnings.simplefilter("ignore", FutureWarning)
-                model = PeftModel.from_pretrained(base, str(self._adapter_dir)).merge_and_unload()
-            model.eval()
+            tokenizer, model = merged_lora_encoder(self._adapter_dir,
+                                                   retrain="python scripts/train_xstance.py")
             self._tokenizer = tokenizer
             self._head = linear_head(load_file(str(self._head_path)))
             self._model = model
@@ -186,11 +199,11 @@ class CrossEncoderJudge:
         return probs, ood_distance(pooled, self._reference), lengths > self.max_length
 
 
-def linear_head(arrays: dict | None = None, hidden: int = 384):
-    """The 3-way stance head (torch Linear), from saved arrays when given."""
+def linear_head(arrays: dict | None = None, hidden: int = 384, classes: int = 3):
+    """A linear head over pooled states (3-way stance by default), from saved arrays when given."""
     import torch
 
-    head = torch.nn.Linear(hidden, 3)
+    head = torch.nn.Linear(hidden, classes)
     if arrays is not None:
         with torch.no_grad():
             head.weight.copy_(torch.from_numpy(np.asarray(arrays["weight"], dtype=np.float32)))
