@@ -11,14 +11,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
+extras=${VDBENCH_EXTRAS:-gguf,test,capability,trackers}
 stamp=.venv/.vdbench-installed
-want=$(cat pyproject.toml scripts/setup_env.sh scripts/fetch_gguf_converter.sh | sha256sum | cut -c1-16)
+# the extras are part of the stamp: demo.sh's install must not satisfy test.sh's larger one
+want=$( (cat pyproject.toml scripts/setup_env.sh scripts/fetch_gguf_converter.sh; echo "$extras") | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
-extras=${VDBENCH_EXTRAS:-gguf,test,capability,trackers}
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
   python -m pip install --quiet -e ".[${extras}]" "torch==2.13.0"
 case ",${extras}," in
